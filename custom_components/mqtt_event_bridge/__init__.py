@@ -1,0 +1,44 @@
+"""MQTT Event Bridge: publish AI and camera events to MQTT through HA's own client."""
+
+from homeassistant.components import mqtt
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
+
+from .actions import async_setup_actions
+from .const import DOMAIN
+from .models import BridgeConfigEntry, BridgeRuntimeData, BridgeSettings
+from .publisher import EventPublisher
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions once, whatever entries exist."""
+    async_setup_actions(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bool:
+    """Set up one bridge once HA's MQTT client is there."""
+    if not await mqtt.async_wait_for_mqtt_client(hass):
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN, translation_key="mqtt_not_ready"
+        )
+    entry.runtime_data = BridgeRuntimeData(
+        settings=BridgeSettings.from_entry(entry),
+        publisher=EventPublisher(hass, entry),
+    )
+    entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bool:
+    """Unload an entry; HA waits for its publish tasks to finish."""
+    return True
+
+
+async def _async_update_listener(hass: HomeAssistant, entry: BridgeConfigEntry) -> None:
+    """Apply changed options or a new prefix by reloading."""
+    await hass.config_entries.async_reload(entry.entry_id)

@@ -1,0 +1,158 @@
+"""The actions (services) users call to publish events.
+
+Registered once in `async_setup`; each call picks the target entry, checks
+everything a caller supplied, and hands the finished event to the entry's
+publisher. Nothing is published unless every check passed.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.util import dt as dt_util
+import voluptuous as vol
+
+from .const import (
+    ATTR_DATA,
+    ATTR_EVENT_ID,
+    ATTR_EVENT_TYPE,
+    ATTR_NAME,
+    ATTR_QOS,
+    ATTR_TOPIC,
+    ATTR_TTL,
+    CONF_CONFIG_ENTRY_ID,
+    DOMAIN,
+    MAX_TTL,
+    MIN_TTL,
+    QOS_LEVELS,
+    SERVICE_PUBLISH_EVENT,
+    SERVICE_PUBLISH_STATUS,
+)
+from .envelope import EnvelopeError, build_event
+from .models import BridgeConfigEntry
+from .topics import event_topic, is_valid_name, status_topic
+
+_COMMON_FIELDS: dict[vol.Marker, Any] = {
+    vol.Optional(ATTR_DATA, default=dict): dict,
+    vol.Optional(ATTR_QOS): vol.All(vol.Coerce(int), vol.In(QOS_LEVELS)),
+    vol.Optional(ATTR_TTL): vol.All(
+        vol.Coerce(int), vol.Range(min=MIN_TTL, max=MAX_TTL)
+    ),
+    vol.Optional(CONF_CONFIG_ENTRY_ID): cv.string,
+}
+PUBLISH_EVENT_SCHEMA = vol.Schema(
+    {vol.Required(ATTR_EVENT_TYPE): cv.string, **_COMMON_FIELDS}
+)
+PUBLISH_STATUS_SCHEMA = vol.Schema(
+    {vol.Required(ATTR_NAME): cv.string, **_COMMON_FIELDS}
+)
+
+
+def _validation_error(key: str, **placeholders: str) -> ServiceValidationError:
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders=placeholders or None,
+    )
+
+
+@callback
+def async_get_target_entry(hass: HomeAssistant, call: ServiceCall) -> BridgeConfigEntry:
+    """Return the loaded entry a call is meant for."""
+    if entry_id := call.data.get(CONF_CONFIG_ENTRY_ID):
+        entry: BridgeConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
+        if entry is None or entry.domain != DOMAIN:
+            raise _validation_error("entry_not_found", entry_id=entry_id)
+        if entry.state is not ConfigEntryState.LOADED:
+            raise _validation_error("entry_not_loaded", title=entry.title)
+        return entry
+    entries: list[BridgeConfigEntry] = hass.config_entries.async_loaded_entries(DOMAIN)
+    if not entries:
+        raise _validation_error("no_loaded_entry")
+    if len(entries) > 1:
+        raise _validation_error("entry_required")
+    return entries[0]
+
+
+@callback
+def _async_publish(
+    hass: HomeAssistant,
+    call: ServiceCall,
+    *,
+    name: str,
+    invalid_key: str,
+    topic_fn: Callable[[str, str], str],
+    event_type: str,
+) -> ServiceResponse:
+    if not is_valid_name(name):
+        raise _validation_error(invalid_key, name=name)
+    entry = async_get_target_entry(hass, call)
+    settings = entry.runtime_data.settings
+    topic = topic_fn(settings.topic_prefix, name)
+    try:
+        event = build_event(
+            topic=topic,
+            event_type=event_type,
+            data=call.data[ATTR_DATA],
+            qos=call.data.get(ATTR_QOS, settings.qos),
+            ttl=call.data.get(ATTR_TTL, settings.ttl),
+            now=dt_util.utcnow(),
+        )
+    except EnvelopeError as err:
+        raise _validation_error(err.reason, **err.placeholders) from err
+    entry.runtime_data.publisher.async_submit(event)
+    return {ATTR_EVENT_ID: event.event_id, ATTR_TOPIC: topic}
+
+
+@callback
+def async_setup_actions(hass: HomeAssistant) -> None:
+    """Register the publish actions."""
+
+    @callback
+    def publish_event(call: ServiceCall) -> ServiceResponse:
+        event_type: str = call.data[ATTR_EVENT_TYPE]
+        return _async_publish(
+            hass,
+            call,
+            name=event_type,
+            invalid_key="invalid_event_type",
+            topic_fn=event_topic,
+            event_type=event_type,
+        )
+
+    @callback
+    def publish_status(call: ServiceCall) -> ServiceResponse:
+        name: str = call.data[ATTR_NAME]
+        return _async_publish(
+            hass,
+            call,
+            name=name,
+            invalid_key="invalid_status_name",
+            topic_fn=status_topic,
+            # Status notices share the envelope; their type names the topic branch.
+            event_type=f"status/{name}",
+        )
+
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_PUBLISH_EVENT,
+        publish_event,
+        schema=PUBLISH_EVENT_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_PUBLISH_STATUS,
+        publish_status,
+        schema=PUBLISH_STATUS_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )

@@ -1,0 +1,171 @@
+"""Config, options and reconfigure flows for MQTT Event Bridge."""
+
+from typing import Any
+
+from homeassistant.components import mqtt
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlow,
+)
+from homeassistant.const import UnitOfTime
+from homeassistant.core import callback
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+)
+import voluptuous as vol
+
+from .const import (
+    CONF_QOS,
+    CONF_TOPIC_PREFIX,
+    CONF_TTL,
+    DEFAULT_QOS,
+    DEFAULT_TOPIC_PREFIX,
+    DEFAULT_TTL,
+    DOMAIN,
+    MAX_TTL,
+    MIN_TTL,
+    QOS_LEVELS,
+)
+from .models import BridgeSettings
+from .topics import prefix_error
+
+PREFIX_SCHEMA = vol.Schema({vol.Required(CONF_TOPIC_PREFIX): TextSelector()})
+
+
+def _delivery_fields(qos: int, ttl: int) -> dict[vol.Marker, Any]:
+    """QoS and TTL fields, with the values in force as defaults."""
+    return {
+        vol.Required(CONF_QOS, default=str(qos)): SelectSelector(
+            SelectSelectorConfig(
+                options=[str(level) for level in QOS_LEVELS],
+                mode=SelectSelectorMode.LIST,
+                translation_key=CONF_QOS,
+            )
+        ),
+        vol.Required(CONF_TTL, default=ttl): NumberSelector(
+            NumberSelectorConfig(
+                min=MIN_TTL,
+                max=MAX_TTL,
+                step=1,
+                mode=NumberSelectorMode.BOX,
+                unit_of_measurement=UnitOfTime.SECONDS,
+            )
+        ),
+    }
+
+
+USER_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_TOPIC_PREFIX, default=DEFAULT_TOPIC_PREFIX): TextSelector(),
+        **_delivery_fields(DEFAULT_QOS, DEFAULT_TTL),
+    }
+)
+
+
+def _delivery_errors(user_input: dict[str, Any]) -> dict[str, str]:
+    ttl = user_input[CONF_TTL]
+    return {} if ttl == int(ttl) else {CONF_TTL: "ttl_not_whole"}
+
+
+def _delivery_values(user_input: dict[str, Any]) -> dict[str, int]:
+    """QoS comes from a select (text) and TTL from a number (float): store ints."""
+    return {CONF_QOS: int(user_input[CONF_QOS]), CONF_TTL: int(user_input[CONF_TTL])}
+
+
+class MqttEventBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Set up a bridge for one topic prefix."""
+
+    VERSION = 1
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the topic prefix, QoS and TTL."""
+        if not self.hass.config_entries.async_has_entries(
+            mqtt.DOMAIN, include_disabled=False, include_ignore=False
+        ):
+            return self.async_abort(reason="mqtt_not_configured")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            prefix = user_input[CONF_TOPIC_PREFIX].strip()
+            if error := prefix_error(prefix):
+                errors[CONF_TOPIC_PREFIX] = error
+            errors |= _delivery_errors(user_input)
+            if not errors:
+                await self.async_set_unique_id(prefix)
+                self._abort_if_unique_id_configured()
+                return self.async_create_entry(
+                    title=prefix,
+                    data={CONF_TOPIC_PREFIX: prefix, **_delivery_values(user_input)},
+                )
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(USER_SCHEMA, user_input),
+            errors=errors,
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the topic prefix of an existing bridge."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        prefix = entry.data[CONF_TOPIC_PREFIX]
+        if user_input is not None:
+            prefix = user_input[CONF_TOPIC_PREFIX].strip()
+            if error := prefix_error(prefix):
+                errors[CONF_TOPIC_PREFIX] = error
+            else:
+                if prefix != entry.unique_id:
+                    await self.async_set_unique_id(prefix)
+                    self._abort_if_unique_id_configured()
+                # The entry's update listener reloads it with the new prefix.
+                self.hass.config_entries.async_update_entry(
+                    entry,
+                    unique_id=prefix,
+                    title=prefix,
+                    data={**entry.data, CONF_TOPIC_PREFIX: prefix},
+                )
+                return self.async_abort(reason="reconfigure_successful")
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(
+                PREFIX_SCHEMA, {CONF_TOPIC_PREFIX: prefix}
+            ),
+            errors=errors,
+        )
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        """Options change QoS and TTL."""
+        return MqttEventBridgeOptionsFlow()
+
+
+class MqttEventBridgeOptionsFlow(OptionsFlow):
+    """Change the delivery settings of a bridge."""
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for QoS and TTL."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            errors = _delivery_errors(user_input)
+            if not errors:
+                return self.async_create_entry(data=_delivery_values(user_input))
+        settings = BridgeSettings.from_entry(self.config_entry)
+        schema = vol.Schema(_delivery_fields(settings.qos, settings.ttl))
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+        )

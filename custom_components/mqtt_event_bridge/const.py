@@ -1,0 +1,38 @@
+"""Constants shared by every module of MQTT Event Bridge."""
+
+from typing import Final
+
+DOMAIN: Final = "mqtt_event_bridge"
+
+CONF_TOPIC_PREFIX: Final = "topic_prefix"
+CONF_QOS: Final = "qos"
+CONF_TTL: Final = "ttl"
+CONF_CONFIG_ENTRY_ID: Final = "config_entry_id"
+
+DEFAULT_TOPIC_PREFIX: Final = "ha-ai"
+DEFAULT_QOS: Final = 1
+DEFAULT_TTL: Final = 30
+
+QOS_LEVELS: Final = (0, 1, 2)
+MIN_TTL: Final = 1
+MAX_TTL: Final = 86_400
+
+# Long enough for any sensible prefix, short enough that every topic we build
+# stays readable and far below MQTT's 65,535-byte topic limit.
+MAX_PREFIX_LENGTH: Final = 100
+# Each event type or status name is appended to the prefix as topic levels.
+MAX_NAME_LENGTH: Final = 200
+# Encoded JSON payload of one event. Brokers accept far more, but an event is
+# a notification, not a file transfer; a bounded size keeps the outbox bounded.
+MAX_PAYLOAD_BYTES: Final = 65_536
+
+SERVICE_PUBLISH_EVENT: Final = "publish_event"
+SERVICE_PUBLISH_STATUS: Final = "publish_status"
+
+ATTR_EVENT_TYPE: Final = "event_type"
+ATTR_NAME: Final = "name"
+ATTR_DATA: Final = "data"
+ATTR_QOS: Final = "qos"
+ATTR_TTL: Final = "ttl"
+ATTR_EVENT_ID: Final = "event_id"
+ATTR_TOPIC: Final = "topic"

@@ -1,0 +1,38 @@
+"""Typed state that one config entry keeps in `entry.runtime_data`."""
+
+from dataclasses import dataclass
+from typing import Self
+
+from homeassistant.config_entries import ConfigEntry
+
+from .const import CONF_QOS, CONF_TOPIC_PREFIX, CONF_TTL
+from .publisher import EventPublisher
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BridgeSettings:
+    """The settings in force: options win over the data the entry was created with."""
+
+    topic_prefix: str
+    qos: int
+    ttl: int
+
+    @classmethod
+    def from_entry(cls, entry: ConfigEntry) -> Self:
+        """Read the settings of an entry, options winning over the initial data."""
+        return cls(
+            topic_prefix=entry.data[CONF_TOPIC_PREFIX],
+            qos=int(entry.options.get(CONF_QOS, entry.data[CONF_QOS])),
+            ttl=int(entry.options.get(CONF_TTL, entry.data[CONF_TTL])),
+        )
+
+
+@dataclass(kw_only=True, slots=True)
+class BridgeRuntimeData:
+    """Everything a loaded entry owns."""
+
+    settings: BridgeSettings
+    publisher: EventPublisher
+
+
+type BridgeConfigEntry = ConfigEntry[BridgeRuntimeData]

@@ -1,0 +1,44 @@
+"""Where every topic the bridge publishes to is checked and built.
+
+Nothing a caller or a user types may add topic levels or wildcards to a topic:
+each check below returns the translation key of the problem, or None.
+"""
+
+from collections.abc import Callable
+import re
+
+from .const import MAX_NAME_LENGTH, MAX_PREFIX_LENGTH
+
+# One or more levels of lowercase letters, digits, "_" and "-", joined by "/".
+_NAME_RE = re.compile(r"[a-z0-9_-]+(?:/[a-z0-9_-]+)*")
+
+
+# Checked in order; the first rule a prefix breaks is the error shown.
+_PREFIX_RULES: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    ("prefix_empty", lambda prefix: not prefix),
+    ("prefix_too_long", lambda prefix: len(prefix) > MAX_PREFIX_LENGTH),
+    ("prefix_wildcard", lambda prefix: "+" in prefix or "#" in prefix),
+    ("prefix_nul", lambda prefix: "\0" in prefix),
+    ("prefix_dollar", lambda prefix: prefix.startswith("$")),
+    ("prefix_empty_level", lambda prefix: "" in prefix.split("/")),
+)
+
+
+def prefix_error(prefix: str) -> str | None:
+    """Return why a topic prefix cannot be used, or None when it can."""
+    return next((key for key, broken in _PREFIX_RULES if broken(prefix)), None)
+
+
+def is_valid_name(name: str) -> bool:
+    """Tell whether an event type or status name is safe to append to a topic."""
+    return len(name) <= MAX_NAME_LENGTH and _NAME_RE.fullmatch(name) is not None
+
+
+def event_topic(prefix: str, event_type: str) -> str:
+    """Topic of a generic event."""
+    return f"{prefix}/events/{event_type}"
+
+
+def status_topic(prefix: str, name: str) -> str:
+    """Topic of a status notice."""
+    return f"{prefix}/status/{name}"

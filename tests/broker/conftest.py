@@ -1,0 +1,150 @@
+"""A real mosquitto, HA's real MQTT client on it, and an independent observer.
+
+Everything about delivery is tested here against the broker users run, with
+its default settings, started on a free port on 127.0.0.1 for each test.
+"""
+
+import asyncio
+from collections.abc import AsyncGenerator, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+import shutil
+import socket
+import subprocess
+import time
+
+from homeassistant.components import mqtt
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from paho.mqtt.client import Client, MQTTMessage
+from paho.mqtt.enums import CallbackAPIVersion
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+HOST = "127.0.0.1"
+WAIT = 10.0
+
+
+@dataclass
+class Broker:
+    """A mosquitto process of the test's own."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "mosquitto exited at start"
+        try:
+            socket.create_connection((HOST, port), timeout=0.2).close()
+        except OSError:
+            time.sleep(0.05)
+        else:
+            return
+    pytest.fail(f"mosquitto did not listen on {HOST}:{port}")
+
+
+@pytest.fixture
+def mosquitto(socket_enabled: None, tmp_path: Path) -> Generator[Broker]:
+    """Start mosquitto with its defaults, on a free loopback port."""
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    port = _free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} {HOST}\nallow_anonymous true\n")
+    process = subprocess.Popen(
+        [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        _wait_listening(port, process)
+        yield Broker(port, process)
+    finally:
+        process.terminate()
+        process.wait(timeout=WAIT)
+
+
+async def _async_wait_for(predicate: object, what: str) -> None:
+    assert callable(predicate)
+    async with asyncio.timeout(WAIT):
+        while not predicate():
+            await asyncio.sleep(0.02)
+    assert predicate(), what
+
+
+@pytest.fixture
+async def mqtt_entry(
+    hass: HomeAssistant, mock_hass_config: None, mosquitto: Broker
+) -> AsyncGenerator[MockConfigEntry]:
+    """HA's real MQTT integration, connected to the test's broker.
+
+    Every entry is unloaded before the broker stops.
+    """
+    entry = MockConfigEntry(
+        domain=mqtt.DOMAIN,
+        data={mqtt.CONF_BROKER: HOST, "port": mosquitto.port},
+        # No birth message: it would go out 5 s after connecting, mid-test.
+        options={mqtt.CONF_BIRTH_MESSAGE: {}},
+        version=1,
+        minor_version=2,
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await _async_wait_for(lambda: mqtt.is_connected(hass), "HA's MQTT client connects")
+    yield entry
+    for loaded in reversed(hass.config_entries.async_entries()):
+        if loaded.state is ConfigEntryState.LOADED:
+            assert await hass.config_entries.async_unload(loaded.entry_id)
+    await hass.async_block_till_done()
+
+
+@dataclass
+class Observer:
+    """An independent paho client that records what the broker delivers."""
+
+    client: Client
+    loop: asyncio.AbstractEventLoop
+    messages: asyncio.Queue[MQTTMessage] = field(default_factory=asyncio.Queue)
+
+    async def async_next(self) -> MQTTMessage:
+        """The next message the broker delivered."""
+        async with asyncio.timeout(WAIT):
+            return await self.messages.get()
+
+
+@pytest.fixture
+async def observer(mosquitto: Broker) -> AsyncGenerator[Observer]:
+    """Subscribe to everything at QoS 2 once the broker has acknowledged it."""
+    loop = asyncio.get_running_loop()
+    client = Client(CallbackAPIVersion.VERSION2, client_id="observer")
+    result = Observer(client, loop)
+    subscribed = asyncio.Event()
+
+    # paho calls these from its own thread.
+    def on_message(_client: Client, _userdata: object, message: MQTTMessage) -> None:
+        loop.call_soon_threadsafe(result.messages.put_nowait, message)
+
+    def on_subscribe(*_: object) -> None:
+        loop.call_soon_threadsafe(subscribed.set)
+
+    def on_connect(connected: Client, *_: object) -> None:
+        connected.subscribe("#", qos=2)
+
+    client.on_message = on_message
+    client.on_subscribe = on_subscribe
+    client.on_connect = on_connect
+    client.connect(HOST, mosquitto.port)
+    client.loop_start()
+    try:
+        async with asyncio.timeout(WAIT):
+            await subscribed.wait()
+        yield result
+    finally:
+        client.disconnect()
+        client.loop_stop()

@@ -1,0 +1,88 @@
+"""Fixtures shared by the unit tests."""
+
+from collections.abc import AsyncGenerator
+import json
+from typing import Any
+from unittest.mock import MagicMock
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import (
+    MqttMockHAClient,
+    MqttMockPahoClient,
+)
+
+from custom_components.mqtt_event_bridge.const import (
+    CONF_QOS,
+    CONF_TOPIC_PREFIX,
+    CONF_TTL,
+    DOMAIN,
+)
+
+pytest_plugins = ["pytest_homeassistant_custom_component"]
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let HA load the integration from custom_components/."""
+
+
+def make_entry(prefix: str = "ha-ai", qos: int = 1, ttl: int = 30) -> MockConfigEntry:
+    """A bridge entry as the config flow creates it."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=prefix,
+        unique_id=prefix,
+        data={CONF_TOPIC_PREFIX: prefix, CONF_QOS: qos, CONF_TTL: ttl},
+    )
+
+
+@pytest.fixture
+async def mqtt_mock(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    mqtt_client_mock: MqttMockPahoClient,
+) -> AsyncGenerator[MqttMockHAClient]:
+    """PHACC's mocked MQTT, torn down the way a real disconnect does it.
+
+    Every entry is unloaded, MQTT's last, and the mocked socket is closed: that
+    is what stops MQTT's once-a-second housekeeping timer, which the mocked
+    paho client would otherwise leave behind.
+    """
+    yield mqtt_mock
+    for entry in reversed(hass.config_entries.async_entries()):
+        if entry.state is ConfigEntryState.LOADED:
+            assert await hass.config_entries.async_unload(entry.entry_id)
+    mqtt_client_mock.on_socket_close(
+        mqtt_client_mock, None, MagicMock(fileno=MagicMock(return_value=-1))
+    )
+    await hass.async_block_till_done()
+
+
+@pytest.fixture
+def mock_config_entry() -> MockConfigEntry:
+    """The default bridge entry."""
+    return make_entry()
+
+
+@pytest.fixture
+async def init_integration(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    mock_config_entry: MockConfigEntry,
+) -> MockConfigEntry:
+    """A loaded bridge on top of PHACC's mocked MQTT client."""
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    return mock_config_entry
+
+
+def published(mqtt_mock: MqttMockHAClient) -> list[tuple[str, Any, int, bool]]:
+    """Every publish of ours seen by the mocked client, payloads decoded."""
+    return [
+        (call.args[0], json.loads(call.args[1]), call.args[2], call.args[3])
+        for call in mqtt_mock.async_publish.call_args_list
+    ]

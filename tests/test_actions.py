@@ -1,0 +1,206 @@
+"""The publish actions, against PHACC's mocked MQTT client."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+
+from custom_components.mqtt_event_bridge.const import DOMAIN, MAX_PAYLOAD_BYTES
+from tests.conftest import make_entry, published
+
+
+async def _call(
+    hass: HomeAssistant, action: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    response = await hass.services.async_call(
+        DOMAIN, action, data, blocking=True, return_response=True
+    )
+    await hass.async_block_till_done()
+    assert response is not None
+    return dict(response)
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_publish_event_exact_message(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """Topic, QoS, retain and the decoded envelope are exactly as designed."""
+    response = await _call(
+        hass,
+        "publish_event",
+        {"event_type": "suggestion/generated", "data": {"suggestion": "lights off"}},
+    )
+
+    mqtt_mock.async_publish.assert_called_once()
+    [(topic, payload, qos, retain)] = published(mqtt_mock)
+    assert (topic, qos, retain) == ("ha-ai/events/suggestion/generated", 1, False)
+    assert response == {"event_id": payload["event_id"], "topic": topic}
+    timestamp = datetime.fromisoformat(payload["timestamp"])
+    expires_at = datetime.fromisoformat(payload["expires_at"])
+    assert timestamp.utcoffset() == timedelta(0)
+    assert expires_at - timestamp == timedelta(seconds=30)
+    for key in ("event_id", "timestamp", "expires_at"):
+        del payload[key]
+    assert payload == {
+        "event_type": "suggestion/generated",
+        "ttl": 30,
+        "suggestion": "lights off",
+    }
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_publish_status_with_overrides(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """Per-call QoS and TTL win over the entry's; status goes to its own branch."""
+    response = await _call(
+        hass,
+        "publish_status",
+        {"name": "analysis_complete", "data": {"count": 3}, "qos": "2", "ttl": 600},
+    )
+
+    [(topic, payload, qos, retain)] = published(mqtt_mock)
+    assert (topic, qos, retain) == ("ha-ai/status/analysis_complete", 2, False)
+    assert response["topic"] == topic
+    assert payload["event_type"] == "status/analysis_complete"
+    assert payload["ttl"] == 600
+    assert payload["count"] == 3
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_data_is_optional(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """An event without data is just the envelope."""
+    await _call(hass, "publish_event", {"event_type": "pattern/alert"})
+    [(_, payload, qos, _)] = published(mqtt_mock)
+    assert set(payload) == {"event_id", "event_type", "timestamp", "ttl", "expires_at"}
+    assert qos == 1
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_events_keep_their_order(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """Events reach the client in the order the actions accepted them."""
+    ids = [
+        (await _call(hass, "publish_event", {"event_type": "seq", "data": {"n": n}}))[
+            "event_id"
+        ]
+        for n in range(20)
+    ]
+    assert [payload["event_id"] for _, payload, _, _ in published(mqtt_mock)] == ids
+
+
+@pytest.mark.usefixtures("init_integration")
+@pytest.mark.parametrize(
+    ("action", "data", "key"),
+    [
+        ("publish_event", {"event_type": "a/+/b"}, "invalid_event_type"),
+        ("publish_event", {"event_type": "a/#"}, "invalid_event_type"),
+        ("publish_event", {"event_type": "a//b"}, "invalid_event_type"),
+        ("publish_event", {"event_type": "/a"}, "invalid_event_type"),
+        ("publish_event", {"event_type": "$SYS/x"}, "invalid_event_type"),
+        ("publish_event", {"event_type": "Big"}, "invalid_event_type"),
+        ("publish_event", {"event_type": "nul\0"}, "invalid_event_type"),
+        ("publish_status", {"name": "done/"}, "invalid_status_name"),
+        ("publish_status", {"name": "+"}, "invalid_status_name"),
+        (
+            "publish_event",
+            {"event_type": "x", "data": {"event_id": "mine"}},
+            "reserved_key",
+        ),
+        (
+            "publish_event",
+            {"event_type": "x", "data": {"thing": object()}},
+            "not_serializable",
+        ),
+        (
+            "publish_event",
+            {"event_type": "x", "data": {"blob": "a" * MAX_PAYLOAD_BYTES}},
+            "payload_too_large",
+        ),
+        (
+            "publish_event",
+            {"event_type": "x", "config_entry_id": "nope"},
+            "entry_not_found",
+        ),
+    ],
+)
+async def test_bad_input_is_refused(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    action: str,
+    data: dict[str, Any],
+    key: str,
+) -> None:
+    """Every bad input is a translated validation error and nothing is published."""
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, action, data)
+    assert err.value.translation_domain == DOMAIN
+    assert err.value.translation_key == key
+    # The message users see is the translated one, not the bare key.
+    assert key not in str(err.value)
+    await hass.async_block_till_done()
+    mqtt_mock.async_publish.assert_not_called()
+
+
+async def test_no_entry_loaded(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """With the integration set up but no bridge loaded, the call explains why."""
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "publish_event", {"event_type": "x"})
+    assert err.value.translation_key == "no_loaded_entry"
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(
+            hass,
+            "publish_event",
+            {"event_type": "x", "config_entry_id": entry.entry_id},
+        )
+    assert err.value.translation_key == "entry_not_loaded"
+    mqtt_mock.async_publish.assert_not_called()
+
+
+async def test_other_domain_entry_refused(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
+) -> None:
+    """The id of another integration's entry is not a bridge."""
+    mqtt_entry = hass.config_entries.async_entries("mqtt")[0]
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(
+            hass,
+            "publish_event",
+            {"event_type": "x", "config_entry_id": mqtt_entry.entry_id},
+        )
+    assert err.value.translation_key == "entry_not_found"
+
+
+async def test_several_entries_need_a_choice(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
+) -> None:
+    """With two bridges a call must name one, and then uses that one's prefix."""
+    second = make_entry(prefix="site/two", qos=0, ttl=5)
+    second.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(second.entry_id)
+
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "publish_event", {"event_type": "x"})
+    assert err.value.translation_key == "entry_required"
+    mqtt_mock.async_publish.assert_not_called()
+
+    response = await _call(
+        hass, "publish_event", {"event_type": "x", "config_entry_id": second.entry_id}
+    )
+    [(topic, payload, qos, _)] = published(mqtt_mock)
+    assert (topic, qos, payload["ttl"]) == ("site/two/events/x", 0, 5)
+    assert response["topic"] == topic

@@ -1,0 +1,228 @@
+"""Config, options and reconfigure flows: every branch, then recovery."""
+
+from collections.abc import Generator
+from unittest.mock import AsyncMock, patch
+
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.mqtt_event_bridge.const import (
+    CONF_QOS,
+    CONF_TOPIC_PREFIX,
+    CONF_TTL,
+    DOMAIN,
+)
+from tests.conftest import make_entry
+
+
+@pytest.fixture
+def mock_setup_entry() -> Generator[AsyncMock]:
+    """Keep the flow tests about the flow, not about setting the entry up."""
+    with patch(
+        "custom_components.mqtt_event_bridge.async_setup_entry", return_value=True
+    ) as mock:
+        yield mock
+
+
+@pytest.fixture
+def mqtt_entry(hass: HomeAssistant) -> MockConfigEntry:
+    """An MQTT integration entry exists."""
+    entry = MockConfigEntry(domain="mqtt", data={"broker": "127.0.0.1"})
+    entry.add_to_hass(hass)
+    return entry
+
+
+@pytest.mark.usefixtures("mqtt_entry")
+async def test_user_defaults(hass: HomeAssistant, mock_setup_entry: AsyncMock) -> None:
+    """Submitting the form untouched gives ha-ai, QoS 1, 30 s."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    assert result["errors"] == {}
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "ha-ai"
+    assert result["data"] == {CONF_TOPIC_PREFIX: "ha-ai", CONF_QOS: 1, CONF_TTL: 30}
+    assert result["result"].unique_id == "ha-ai"
+    assert len(mock_setup_entry.mock_calls) == 1
+
+
+@pytest.mark.usefixtures("mqtt_entry")
+@pytest.mark.parametrize(
+    ("prefix", "error"),
+    [
+        ("", "prefix_empty"),
+        ("   ", "prefix_empty"),
+        ("x" * 101, "prefix_too_long"),
+        ("ha/+", "prefix_wildcard"),
+        ("ha/#", "prefix_wildcard"),
+        ("ha\0", "prefix_nul"),
+        ("$SYS", "prefix_dollar"),
+        ("/ha", "prefix_empty_level"),
+        ("ha/", "prefix_empty_level"),
+        ("a//b", "prefix_empty_level"),
+    ],
+)
+async def test_user_bad_prefix_then_recovery(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock, prefix: str, error: str
+) -> None:
+    """A bad prefix is a field error; a good one then creates the entry."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_TOPIC_PREFIX: prefix, CONF_QOS: "2", CONF_TTL: 60}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_TOPIC_PREFIX: error}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_TOPIC_PREFIX: " home/ai ", CONF_QOS: "2", CONF_TTL: 60}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == {CONF_TOPIC_PREFIX: "home/ai", CONF_QOS: 2, CONF_TTL: 60}
+
+
+@pytest.mark.usefixtures("mqtt_entry", "mock_setup_entry")
+async def test_user_ttl_must_be_whole(hass: HomeAssistant) -> None:
+    """A fractional TTL is refused, a whole one accepted."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_QOS: "0", CONF_TTL: 1.5}
+    )
+    assert result["errors"] == {CONF_TTL: "ttl_not_whole"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_QOS: "0", CONF_TTL: 2.0}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == {CONF_TOPIC_PREFIX: "ha-ai", CONF_QOS: 0, CONF_TTL: 2}
+
+
+@pytest.mark.usefixtures("mqtt_entry")
+@pytest.mark.parametrize("field", [(CONF_TTL, 0), (CONF_TTL, 86401), (CONF_QOS, "3")])
+async def test_user_out_of_range_is_refused(
+    hass: HomeAssistant, field: tuple[str, object]
+) -> None:
+    """The selectors refuse a TTL outside 1..86400 and a QoS outside 0..2."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    with pytest.raises(Exception, match=field[0]):
+        await hass.config_entries.flow.async_configure(result["flow_id"], dict([field]))
+
+
+async def test_user_aborts_without_mqtt(hass: HomeAssistant) -> None:
+    """Without the MQTT integration there is nothing to publish through."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "mqtt_not_configured"
+
+
+@pytest.mark.usefixtures("mqtt_entry", "mock_setup_entry")
+async def test_user_same_prefix_twice(hass: HomeAssistant) -> None:
+    """The prefix is the unique id: a second bridge on it aborts."""
+    make_entry(prefix="ha-ai").add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_TOPIC_PREFIX: "ha-ai"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) -> None:
+    """Options show the values in force, refuse a fractional TTL, then store ints."""
+    entry = make_entry(qos=1, ttl=30)
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "init"
+    assert result["data_schema"] is not None
+    defaults = {str(key): key.default() for key in result["data_schema"].schema}
+    assert defaults == {CONF_QOS: "1", CONF_TTL: 30}
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_QOS: "2", CONF_TTL: 0.5 + 10}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_TTL: "ttl_not_whole"}
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_QOS: "2", CONF_TTL: 120}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.options == {CONF_QOS: 2, CONF_TTL: 120}
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["data_schema"] is not None
+    defaults = {str(key): key.default() for key in result["data_schema"].schema}
+    assert defaults == {CONF_QOS: "2", CONF_TTL: 120}
+
+
+async def test_reconfigure_prefix(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock
+) -> None:
+    """A new prefix becomes the unique id and title; errors first, then success."""
+    entry = make_entry(prefix="ha-ai")
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    make_entry(prefix="taken").add_to_hass(hass)
+
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reconfigure"
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_TOPIC_PREFIX: "bad/#"}
+    )
+    assert result["errors"] == {CONF_TOPIC_PREFIX: "prefix_wildcard"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_TOPIC_PREFIX: "taken"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert entry.data[CONF_TOPIC_PREFIX] == "ha-ai"
+
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_TOPIC_PREFIX: "home/ai"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.data == {CONF_TOPIC_PREFIX: "home/ai", CONF_QOS: 1, CONF_TTL: 30}
+    assert (entry.unique_id, entry.title) == ("home/ai", "home/ai")
+
+
+async def test_reconfigure_same_prefix(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock
+) -> None:
+    """Keeping the prefix is allowed and changes nothing."""
+    entry = make_entry(prefix="ha-ai")
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_TOPIC_PREFIX: "ha-ai"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.unique_id == "ha-ai"

@@ -1,0 +1,103 @@
+"""The envelope every outgoing event is wrapped in."""
+
+from datetime import UTC, datetime, timedelta
+import json
+import uuid
+
+import pytest
+
+from custom_components.mqtt_event_bridge.const import MAX_PAYLOAD_BYTES
+from custom_components.mqtt_event_bridge.envelope import EnvelopeError, build_event
+
+NOW = datetime(2026, 11, 23, 10, 0, 0, 123456, tzinfo=UTC)
+
+
+def _build(data: dict[str, object], ttl: int = 30) -> dict[str, object]:
+    event = build_event(
+        topic="t", event_type="suggestion/generated", data=data, qos=1, ttl=ttl, now=NOW
+    )
+    payload = json.loads(event.payload)
+    assert payload["event_id"] == event.event_id
+    assert event.expires_at == NOW + timedelta(seconds=ttl)
+    return payload
+
+
+def test_envelope_keys_and_data_at_top_level() -> None:
+    """Bridge keys plus the caller's keys, flat."""
+    payload = _build({"suggestion": "lights off", "nested": {"a": [1, 2]}}, ttl=45)
+    assert uuid.UUID(str(payload.pop("event_id"))).version == 4
+    assert payload == {
+        "event_type": "suggestion/generated",
+        "timestamp": "2026-11-23T10:00:00.123456+00:00",
+        "ttl": 45,
+        "expires_at": "2026-11-23T10:00:45.123456+00:00",
+        "suggestion": "lights off",
+        "nested": {"a": [1, 2]},
+    }
+
+
+def test_event_ids_are_unique() -> None:
+    """Consumers de-duplicate on event_id, so no two events share one."""
+    ids = {_build({})["event_id"] for _ in range(100)}
+    assert len(ids) == 100
+
+
+def test_ha_types_are_encoded() -> None:
+    """HA's JSON encoder turns datetimes and sets into JSON."""
+    payload = _build({"when": NOW, "tags": {"a"}})
+    assert payload["when"] == "2026-11-23T10:00:00.123456+00:00"
+    assert payload["tags"] == ["a"]
+
+
+@pytest.mark.parametrize(
+    "key", ["event_id", "event_type", "timestamp", "ttl", "expires_at"]
+)
+def test_reserved_keys_refused(key: str) -> None:
+    """A caller cannot overwrite what the bridge sets."""
+    with pytest.raises(EnvelopeError) as err:
+        _build({key: "x", "other": 1})
+    assert err.value.reason == "reserved_key"
+    assert err.value.placeholders == {"keys": key}
+
+
+def test_unserialisable_refused() -> None:
+    """Data JSON cannot express is refused."""
+    with pytest.raises(EnvelopeError) as err:
+        _build({"thing": object()})
+    assert err.value.reason == "not_serializable"
+
+
+def test_size_limit() -> None:
+    """The encoded payload may reach the limit but not pass it."""
+    base = build_event(
+        topic="t",
+        event_type="suggestion/generated",
+        data={"x": ""},
+        qos=1,
+        ttl=30,
+        now=NOW,
+    )
+    room = MAX_PAYLOAD_BYTES - len(base.payload.encode())
+    at_limit = build_event(
+        topic="t",
+        event_type="suggestion/generated",
+        data={"x": "a" * room},
+        qos=1,
+        ttl=30,
+        now=NOW,
+    )
+    assert len(at_limit.payload.encode()) == MAX_PAYLOAD_BYTES
+    with pytest.raises(EnvelopeError) as err:
+        build_event(
+            topic="t",
+            event_type="suggestion/generated",
+            data={"x": "a" * (room + 1)},
+            qos=1,
+            ttl=30,
+            now=NOW,
+        )
+    assert err.value.reason == "payload_too_large"
+    assert err.value.placeholders == {
+        "size": str(MAX_PAYLOAD_BYTES + 1),
+        "limit": str(MAX_PAYLOAD_BYTES),
+    }

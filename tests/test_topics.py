@@ -1,0 +1,72 @@
+"""Topic prefix and name rules."""
+
+import pytest
+
+from custom_components.mqtt_event_bridge.const import MAX_NAME_LENGTH
+from custom_components.mqtt_event_bridge.topics import (
+    event_topic,
+    is_valid_name,
+    prefix_error,
+    status_topic,
+)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "error"),
+    [
+        ("ha-ai", None),
+        ("home/ai events", None),
+        ("", "prefix_empty"),
+        ("a" * 101, "prefix_too_long"),
+        ("ha+ai", "prefix_wildcard"),
+        ("ha/#", "prefix_wildcard"),
+        ("ha\0ai", "prefix_nul"),
+        ("$SYS", "prefix_dollar"),
+        ("/ha-ai", "prefix_empty_level"),
+        ("ha-ai/", "prefix_empty_level"),
+        ("ha//ai", "prefix_empty_level"),
+    ],
+)
+def test_prefix_rules(prefix: str, error: str | None) -> None:
+    """Each broken rule has its own translation key."""
+    assert prefix_error(prefix) == error
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["generated", "suggestion/generated", "pattern-alert/a_1", "a" * MAX_NAME_LENGTH],
+)
+def test_valid_names(name: str) -> None:
+    """Lowercase levels of letters, digits, _ and - are accepted."""
+    assert is_valid_name(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "+",
+        "a/#",
+        "a/+/b",
+        "/a",
+        "a/",
+        "a//b",
+        "$sys",
+        "Upper",
+        "sp ace",
+        "nul\0",
+        "ünï",
+        "a" * (MAX_NAME_LENGTH + 1),
+    ],
+)
+def test_invalid_names(name: str) -> None:
+    """Anything that could add levels, wildcards or odd bytes is refused."""
+    assert not is_valid_name(name)
+
+
+def test_topics() -> None:
+    """Topics are the prefix, the branch and the name."""
+    assert event_topic("ha-ai", "suggestion/generated") == (
+        "ha-ai/events/suggestion/generated"
+    )
+    assert status_topic("p/q", "analysis_complete") == "p/q/status/analysis_complete"
