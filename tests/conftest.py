@@ -9,10 +9,13 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from pytest_homeassistant_custom_component.typing import (
     MqttMockHAClient,
     MqttMockPahoClient,
 )
+from syrupy.assertion import SnapshotAssertion
+from syrupy.filters import props
 
 from custom_components.mqtt_event_bridge.const import (
     CONF_QOS,
@@ -36,6 +39,20 @@ def make_entry(prefix: str = "ha-ai", qos: int = 1, ttl: int = 30) -> MockConfig
         title=prefix,
         unique_id=prefix,
         data={CONF_TOPIC_PREFIX: prefix, CONF_QOS: qos, CONF_TTL: ttl},
+    )
+
+
+# Registry fields that only some HA versions have; every other field is pinned
+# by one snapshot that all test legs share.
+VERSION_DEPENDENT_FIELDS = ("object_id_base", "suggested_object_id")
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Serialise HA objects (registry entries, states) the way HA core does."""
+    return snapshot.with_defaults(
+        extension_class=HomeAssistantSnapshotExtension,
+        exclude=props(*VERSION_DEPENDENT_FIELDS),
     )
 
 

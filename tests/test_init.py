@@ -7,13 +7,22 @@ from unittest.mock import patch
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_mqtt_message,
+)
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
-from custom_components.mqtt_event_bridge.const import CONF_QOS, CONF_TTL, DOMAIN
+from custom_components.mqtt_event_bridge.const import (
+    CONF_QOS,
+    CONF_TOPIC_PREFIX,
+    CONF_TTL,
+    DOMAIN,
+)
 from custom_components.mqtt_event_bridge.envelope import build_event
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
 from tests.conftest import make_entry, published
@@ -125,3 +134,76 @@ async def test_expired_event_is_never_published(
     await hass.async_block_till_done()
     mqtt_mock.async_publish.assert_not_called()
     assert entry.runtime_data.publisher.counters.expired == 1
+
+
+async def test_new_prefix_keeps_the_entities(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Reconfiguring the prefix moves the entities, it does not duplicate them."""
+    entry = init_integration
+    foreign = entity_registry.async_get_or_create(
+        "sensor", DOMAIN, "left-by-someone", config_entry=entry
+    )
+    before = {
+        e.entity_id: e.unique_id
+        for e in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+    }
+    assert (
+        before["sensor.mqtt_event_bridge_ha_ai_last_response"] == "ha-ai_last_response"
+    )
+
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_TOPIC_PREFIX: "home/ai"}
+    )
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+
+    after = {
+        e.entity_id: e.unique_id
+        for e in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+    }
+    assert set(after) == set(before)
+    assert (
+        after["sensor.mqtt_event_bridge_ha_ai_last_response"] == "home/ai_last_response"
+    )
+    assert after[foreign.entity_id] == "left-by-someone"
+    # The subscription moved with the prefix.
+    async_fire_mqtt_message(
+        hass, "home/ai/responses/x", '{"automation_id": "a", "status": "ok"}'
+    )
+    await hass.async_block_till_done()
+    state = hass.states.get("sensor.mqtt_event_bridge_ha_ai_responses_received")
+    assert state is not None
+    assert state.state == "1"
+
+
+async def test_round_trip_memory_is_bounded(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only the newest events are remembered for round-trip measurements."""
+    monkeypatch.setattr(
+        "custom_components.mqtt_event_bridge.publisher.MAX_TRACKED_EVENTS", 3
+    )
+    entry: BridgeConfigEntry = init_integration
+    publisher = entry.runtime_data.publisher
+    ids = []
+    for _ in range(5):
+        response = await hass.services.async_call(
+            DOMAIN,
+            "publish_event",
+            {"event_type": "x"},
+            blocking=True,
+            return_response=True,
+        )
+        assert response is not None
+        ids.append(str(response["event_id"]))
+    await hass.async_block_till_done()
+    remembered = [publisher.async_accepted_at(event_id) is not None for event_id in ids]
+    assert remembered == [False, False, True, True, True]

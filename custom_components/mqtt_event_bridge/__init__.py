@@ -1,6 +1,7 @@
 """MQTT Event Bridge: publish AI and camera events to MQTT through HA's own client."""
 
 from homeassistant.components import mqtt
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
@@ -10,8 +11,10 @@ from .actions import async_setup_actions
 from .const import DOMAIN
 from .models import BridgeConfigEntry, BridgeRuntimeData, BridgeSettings
 from .publisher import EventPublisher
+from .responses import ResponseListener
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+PLATFORMS = [Platform.EVENT, Platform.SENSOR]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -26,17 +29,27 @@ async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bo
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN, translation_key="mqtt_not_ready"
         )
-    entry.runtime_data = BridgeRuntimeData(
-        settings=BridgeSettings.from_entry(entry),
-        publisher=EventPublisher(hass, entry),
+    settings = BridgeSettings.from_entry(entry)
+    publisher = EventPublisher(hass, entry)
+    responses = ResponseListener(
+        hass,
+        prefix=settings.topic_prefix,
+        qos=settings.qos,
+        default_ttl=settings.ttl,
+        publisher=publisher,
     )
+    entry.runtime_data = BridgeRuntimeData(
+        settings=settings, publisher=publisher, responses=responses
+    )
+    entry.async_on_unload(await responses.async_start())
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bool:
-    """Unload an entry; HA waits for its publish tasks to finish."""
-    return True
+    """Unload the platforms; the subscription ends and publish tasks finish."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
 async def _async_update_listener(hass: HomeAssistant, entry: BridgeConfigEntry) -> None:

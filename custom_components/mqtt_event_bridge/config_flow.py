@@ -10,7 +10,8 @@ from homeassistant.config_entries import (
     OptionsFlow,
 )
 from homeassistant.const import UnitOfTime
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -80,6 +81,20 @@ def _delivery_values(user_input: dict[str, Any]) -> dict[str, int]:
     return {CONF_QOS: int(user_input[CONF_QOS]), CONF_TTL: int(user_input[CONF_TTL])}
 
 
+async def _async_migrate_unique_ids(
+    hass: HomeAssistant, entry: ConfigEntry, old: str, new: str
+) -> None:
+    """Keep the entities (ids, names, history) when the prefix changes."""
+
+    @callback
+    def migrate(entity_entry: er.RegistryEntry) -> dict[str, Any] | None:
+        if not entity_entry.unique_id.startswith(old):
+            return None
+        return {"new_unique_id": new + entity_entry.unique_id.removeprefix(old)}
+
+    await er.async_migrate_entries(hass, entry.entry_id, migrate)
+
+
 class MqttEventBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
     """Set up a bridge for one topic prefix."""
 
@@ -127,6 +142,9 @@ class MqttEventBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
                 if prefix != entry.unique_id:
                     await self.async_set_unique_id(prefix)
                     self._abort_if_unique_id_configured()
+                    await _async_migrate_unique_ids(
+                        self.hass, entry, f"{entry.unique_id}_", f"{prefix}_"
+                    )
                 # The entry's update listener reloads it with the new prefix.
                 self.hass.config_entries.async_update_entry(
                     entry,

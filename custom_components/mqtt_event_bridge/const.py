@@ -36,3 +36,15 @@ ATTR_QOS: Final = "qos"
 ATTR_TTL: Final = "ttl"
 ATTR_EVENT_ID: Final = "event_id"
 ATTR_TOPIC: Final = "topic"
+
+# Responses arrive from anyone on the broker: a bounded size keeps a flood of
+# large messages from costing memory, and keeps event attributes small.
+MAX_RESPONSE_BYTES: Final = 8_192
+# Statuses that count as success; any other status is a failed response.
+SUCCESS_STATUSES: Final = frozenset({"success", "succeeded", "ok", "completed", "done"})
+# How many accepted responses the diagnostics download shows.
+RECENT_RESPONSES: Final = 10
+# Events whose round trip can still be measured, newest kept.
+MAX_TRACKED_EVENTS: Final = 1_000
+# At most one log line per this many seconds about rejected responses.
+REJECT_LOG_INTERVAL: Final = 60.0

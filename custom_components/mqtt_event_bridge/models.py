@@ -7,6 +7,7 @@ from homeassistant.config_entries import ConfigEntry
 
 from .const import CONF_QOS, CONF_TOPIC_PREFIX, CONF_TTL
 from .publisher import EventPublisher
+from .responses import ResponseListener
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -33,6 +34,7 @@ class BridgeRuntimeData:
 
     settings: BridgeSettings
     publisher: EventPublisher
+    responses: ResponseListener
 
 
 type BridgeConfigEntry = ConfigEntry[BridgeRuntimeData]

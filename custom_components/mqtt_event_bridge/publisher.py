@@ -6,8 +6,10 @@ to paho before its first await, so starting the tasks eagerly keeps the order
 on the wire while several events wait for their acknowledgement at once.
 """
 
+from collections import OrderedDict
 from dataclasses import dataclass
 import logging
+import time
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntry
@@ -15,6 +17,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import dt as dt_util
 
+from .const import MAX_TRACKED_EVENTS
 from .envelope import OutgoingEvent
 
 _LOGGER = logging.getLogger(__name__)
@@ -37,14 +40,24 @@ class EventPublisher:
         self._hass = hass
         self._entry = entry
         self._failing = False
+        # When each recent event was accepted, to measure publish -> response.
+        self._accepted_at: OrderedDict[str, float] = OrderedDict()
         self.counters = PublishCounters()
 
     @callback
     def async_submit(self, event: OutgoingEvent) -> None:
         """Accept an event; it goes to the broker without the caller waiting."""
+        self._accepted_at[event.event_id] = time.monotonic()
+        if len(self._accepted_at) > MAX_TRACKED_EVENTS:
+            self._accepted_at.popitem(last=False)
         self._entry.async_create_task(
             self._hass, self._async_send(event), f"publish {event.topic}"
         )
+
+    @callback
+    def async_accepted_at(self, event_id: str) -> float | None:
+        """Monotonic time a recent event of ours was accepted, if it is one."""
+        return self._accepted_at.get(event_id)
 
     async def _async_send(self, event: OutgoingEvent) -> None:
         if dt_util.utcnow() >= event.expires_at:

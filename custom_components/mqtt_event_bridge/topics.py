@@ -42,3 +42,8 @@ def event_topic(prefix: str, event_type: str) -> str:
 def status_topic(prefix: str, name: str) -> str:
     """Topic of a status notice."""
     return f"{prefix}/status/{name}"
+
+
+def responses_filter(prefix: str) -> str:
+    """Subscription filter for every response under the prefix."""
+    return f"{prefix}/responses/#"

@@ -148,3 +148,27 @@ async def observer(mosquitto: Broker) -> AsyncGenerator[Observer]:
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+async def async_wait_subscribed(hass: HomeAssistant, topic: str, qos: int) -> None:
+    """Return once the broker has acknowledged HA's subscription to `topic`.
+
+    HA batches subscriptions for about half a second. Newer HA tells when one is
+    done; on older HA the client's pending subscriptions and operations are
+    watched until both are empty.
+    """
+    if (on_done := getattr(mqtt, "async_on_subscribe_done", None)) is not None:
+        done = asyncio.Event()
+        stop = on_done(hass, topic, qos, done.set)
+        try:
+            async with asyncio.timeout(WAIT):
+                await done.wait()
+        finally:
+            stop()
+        return
+    client = hass.data[mqtt.DATA_MQTT].client
+    await _async_wait_for(
+        lambda: topic not in client._pending_subscriptions
+        and not client._pending_operations,
+        f"subscription to {topic}",
+    )

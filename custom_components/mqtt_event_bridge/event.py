@@ -1,0 +1,71 @@
+"""An event entity that fires on every accepted response."""
+
+from homeassistant.components.event import EventEntity
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddEntitiesCallback
+
+from .entity import BridgeEntity
+from .models import BridgeConfigEntry
+from .responses import Response
+
+PARALLEL_UPDATES = 0
+
+EVENT_SUCCESS = "success"
+EVENT_FAILURE = "failure"
+# Keys HA gives a meaning of its own; a response may not overwrite them.
+_RESERVED_ATTRIBUTES = frozenset(
+    {
+        "event_type",
+        "event_types",
+        "friendly_name",
+        "icon",
+        "entity_picture",
+        "device_class",
+        "unit_of_measurement",
+        "assumed_state",
+        "attribution",
+        "supported_features",
+        "restored",
+    }
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: BridgeConfigEntry,
+    async_add_entities: AddEntitiesCallback,
+) -> None:
+    """Add the response event entity of a bridge."""
+    async_add_entities([ResponseEvent(entry)])
+
+
+class ResponseEvent(BridgeEntity, EventEntity):
+    """Fires `success` or `failure` with the response's keys as attributes."""
+
+    _attr_translation_key = "response"
+
+    def __init__(self, entry: BridgeConfigEntry) -> None:
+        """Bind to the entry's listener."""
+        super().__init__(entry, "response")
+        self._attr_event_types = [EVENT_SUCCESS, EVENT_FAILURE]
+        self._listener = entry.runtime_data.responses
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the listener."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self._listener.async_add_listener(self._async_response))
+
+    @callback
+    def _async_response(self, response: Response | None) -> None:
+        if response is None:
+            return
+        attributes = {
+            key: value
+            for key, value in response.payload.items()
+            if key not in _RESERVED_ATTRIBUTES
+        }
+        attributes["topic"] = response.topic
+        self._trigger_event(
+            EVENT_SUCCESS if response.succeeded else EVENT_FAILURE, attributes
+        )
+        self.async_write_ha_state()

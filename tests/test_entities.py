@@ -1,0 +1,86 @@
+"""Entities pinned with snapshots; counters restored across restarts."""
+
+from unittest.mock import patch
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant, State
+from homeassistant.helpers import entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_mqtt_message,
+    mock_restore_cache,
+    snapshot_platform,
+)
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+from syrupy.assertion import SnapshotAssertion
+
+from tests.conftest import make_entry
+
+PREFIX = "sensor.mqtt_event_bridge_ha_ai_"
+
+
+async def _setup(
+    hass: HomeAssistant, entry: MockConfigEntry, platform: Platform
+) -> None:
+    entry.add_to_hass(hass)
+    with patch("custom_components.mqtt_event_bridge.PLATFORMS", [platform]):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+@pytest.mark.parametrize("platform", [Platform.SENSOR, Platform.EVENT])
+async def test_entities(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    entity_registry: er.EntityRegistry,
+    snapshot: SnapshotAssertion,
+    platform: Platform,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Names, unique ids, classes and states of every entity, after one response."""
+    # Frozen only once MQTT is set up: its config flow cannot be imported frozen.
+    freezer.move_to("2026-11-23 10:00:00+00:00")
+    entry = make_entry()
+    await _setup(hass, entry, platform)
+    async_fire_mqtt_message(
+        hass,
+        "ha-ai/responses/automation/a",
+        '{"automation_id": "a", "status": "success", "message": "done"}',
+    )
+    await hass.async_block_till_done()
+    await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_counters_survive_a_restart(hass: HomeAssistant) -> None:
+    """Counters continue from their last state; a bad stored state restores nothing."""
+    mock_restore_cache(
+        hass,
+        [
+            State(f"{PREFIX}responses_received", "7"),
+            State(f"{PREFIX}failed_responses", "2"),
+            State(f"{PREFIX}rejected_responses", "unavailable"),
+        ],
+    )
+    entry = make_entry()
+    await _setup(hass, entry, Platform.SENSOR)
+    for status in ("success", "error"):
+        async_fire_mqtt_message(
+            hass,
+            "ha-ai/responses/x",
+            f'{{"automation_id": "a", "status": "{status}"}}',
+        )
+    async_fire_mqtt_message(hass, "ha-ai/responses/x", "garbage")
+    await hass.async_block_till_done()
+
+    states = {
+        key: hass.states.get(f"{PREFIX}{key}")
+        for key in ("responses_received", "failed_responses", "rejected_responses")
+    }
+    assert {key: state.state for key, state in states.items() if state} == {
+        "responses_received": "9",
+        "failed_responses": "3",
+        "rejected_responses": "1",
+    }
