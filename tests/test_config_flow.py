@@ -10,6 +10,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.mqtt_event_bridge.const import (
+    CONF_OUTBOX_SIZE,
     CONF_QOS,
     CONF_TOPIC_PREFIX,
     CONF_TTL,
@@ -153,25 +154,28 @@ async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) ->
     assert result["step_id"] == "init"
     assert result["data_schema"] is not None
     defaults = {str(key): key.default() for key in result["data_schema"].schema}
-    assert defaults == {CONF_QOS: "1", CONF_TTL: 30}
+    assert defaults == {CONF_QOS: "1", CONF_TTL: 30, CONF_OUTBOX_SIZE: 1000}
 
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_QOS: "2", CONF_TTL: 0.5 + 10}
+        result["flow_id"], {CONF_QOS: "2", CONF_TTL: 10.5, CONF_OUTBOX_SIZE: 9.5}
     )
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {CONF_TTL: "ttl_not_whole"}
+    assert result["errors"] == {
+        CONF_TTL: "ttl_not_whole",
+        CONF_OUTBOX_SIZE: "outbox_not_whole",
+    }
 
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_QOS: "2", CONF_TTL: 120}
+        result["flow_id"], {CONF_QOS: "2", CONF_TTL: 120, CONF_OUTBOX_SIZE: 50.0}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    assert entry.options == {CONF_QOS: 2, CONF_TTL: 120}
+    assert entry.options == {CONF_QOS: 2, CONF_TTL: 120, CONF_OUTBOX_SIZE: 50}
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["data_schema"] is not None
     defaults = {str(key): key.default() for key in result["data_schema"].schema}
-    assert defaults == {CONF_QOS: "2", CONF_TTL: 120}
+    assert defaults == {CONF_QOS: "2", CONF_TTL: 120, CONF_OUTBOX_SIZE: 50}
 
 
 async def test_reconfigure_prefix(

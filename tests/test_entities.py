@@ -10,6 +10,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_mqtt_message,
+    async_fire_time_changed,
     mock_restore_cache,
     snapshot_platform,
 )
@@ -30,7 +31,9 @@ async def _setup(
     await hass.async_block_till_done()
 
 
-@pytest.mark.parametrize("platform", [Platform.SENSOR, Platform.EVENT])
+@pytest.mark.parametrize(
+    "platform", [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR]
+)
 async def test_entities(
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,
@@ -54,7 +57,9 @@ async def test_entities(
 
 
 @pytest.mark.usefixtures("mqtt_mock")
-async def test_counters_survive_a_restart(hass: HomeAssistant) -> None:
+async def test_counters_survive_a_restart(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
     """Counters continue from their last state; a bad stored state restores nothing."""
     mock_restore_cache(
         hass,
@@ -62,6 +67,11 @@ async def test_counters_survive_a_restart(hass: HomeAssistant) -> None:
             State(f"{PREFIX}responses_received", "7"),
             State(f"{PREFIX}failed_responses", "2"),
             State(f"{PREFIX}rejected_responses", "unavailable"),
+            State(f"{PREFIX}events_published", "40"),
+            State(f"{PREFIX}events_expired", "3"),
+            State(f"{PREFIX}events_overflowed", "2"),
+            State(f"{PREFIX}publish_failures", "1"),
+            State(f"{PREFIX}outbox_size", "5"),
         ],
     )
     entry = make_entry()
@@ -73,14 +83,34 @@ async def test_counters_survive_a_restart(hass: HomeAssistant) -> None:
             f'{{"automation_id": "a", "status": "{status}"}}',
         )
     async_fire_mqtt_message(hass, "ha-ai/responses/x", "garbage")
+    await hass.services.async_call(
+        "mqtt_event_bridge", "publish_event", {"event_type": "x"}, blocking=True
+    )
+    await hass.async_block_till_done()
+    # Entities follow the publisher at most once a second.
+    freezer.tick(2)
+    async_fire_time_changed(hass)
     await hass.async_block_till_done()
 
-    states = {
-        key: hass.states.get(f"{PREFIX}{key}")
-        for key in ("responses_received", "failed_responses", "rejected_responses")
-    }
+    keys = (
+        "responses_received",
+        "failed_responses",
+        "rejected_responses",
+        "events_published",
+        "events_expired",
+        "events_overflowed",
+        "publish_failures",
+        "outbox_size",
+    )
+    states = {key: hass.states.get(f"{PREFIX}{key}") for key in keys}
     assert {key: state.state for key, state in states.items() if state} == {
         "responses_received": "9",
         "failed_responses": "3",
         "rejected_responses": "1",
+        "events_published": "41",
+        "events_expired": "3",
+        "events_overflowed": "2",
+        "publish_failures": "1",
+        # A measurement, not a counter: it shows the outbox now.
+        "outbox_size": "0",
     }

@@ -10,11 +10,11 @@ from homeassistant.helpers.typing import ConfigType
 from .actions import async_setup_actions
 from .const import DOMAIN
 from .models import BridgeConfigEntry, BridgeRuntimeData, BridgeSettings
-from .publisher import EventPublisher
+from .publisher import EventPublisher, outbox_store
 from .responses import ResponseListener
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
-PLATFORMS = [Platform.EVENT, Platform.SENSOR]
+PLATFORMS = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -30,7 +30,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bo
             translation_domain=DOMAIN, translation_key="mqtt_not_ready"
         )
     settings = BridgeSettings.from_entry(entry)
-    publisher = EventPublisher(hass, entry)
+    publisher = EventPublisher(hass, entry, outbox_size=settings.outbox_size)
     responses = ResponseListener(
         hass,
         prefix=settings.topic_prefix,
@@ -41,6 +41,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bo
     entry.runtime_data = BridgeRuntimeData(
         settings=settings, publisher=publisher, responses=responses
     )
+    await publisher.async_start()
+    entry.async_on_unload(publisher.async_stop)
     entry.async_on_unload(await responses.async_start())
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
@@ -48,8 +50,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bo
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bool:
-    """Unload the platforms; the subscription ends and publish tasks finish."""
+    """Unload the platforms; the outbox is saved and publish tasks finish."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> None:
+    """Forget the saved outbox of a removed bridge."""
+    await outbox_store(hass, entry.entry_id).async_remove()
 
 
 async def _async_update_listener(hass: HomeAssistant, entry: BridgeConfigEntry) -> None:

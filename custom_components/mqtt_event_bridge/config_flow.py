@@ -24,6 +24,7 @@ from homeassistant.helpers.selector import (
 import voluptuous as vol
 
 from .const import (
+    CONF_OUTBOX_SIZE,
     CONF_QOS,
     CONF_TOPIC_PREFIX,
     CONF_TTL,
@@ -31,7 +32,9 @@ from .const import (
     DEFAULT_TOPIC_PREFIX,
     DEFAULT_TTL,
     DOMAIN,
+    MAX_OUTBOX_SIZE,
     MAX_TTL,
+    MIN_OUTBOX_SIZE,
     MIN_TTL,
     QOS_LEVELS,
 )
@@ -164,8 +167,15 @@ class MqttEventBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
-        """Options change QoS and TTL."""
+        """Options change QoS, TTL and the outbox size."""
         return MqttEventBridgeOptionsFlow()
+
+
+OUTBOX_FIELD = NumberSelector(
+    NumberSelectorConfig(
+        min=MIN_OUTBOX_SIZE, max=MAX_OUTBOX_SIZE, step=1, mode=NumberSelectorMode.BOX
+    )
+)
 
 
 class MqttEventBridgeOptionsFlow(OptionsFlow):
@@ -174,14 +184,29 @@ class MqttEventBridgeOptionsFlow(OptionsFlow):
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask for QoS and TTL."""
+        """Ask for QoS, TTL and the outbox size."""
         errors: dict[str, str] = {}
         if user_input is not None:
             errors = _delivery_errors(user_input)
+            outbox_size = user_input[CONF_OUTBOX_SIZE]
+            if outbox_size != int(outbox_size):
+                errors[CONF_OUTBOX_SIZE] = "outbox_not_whole"
             if not errors:
-                return self.async_create_entry(data=_delivery_values(user_input))
+                return self.async_create_entry(
+                    data={
+                        **_delivery_values(user_input),
+                        CONF_OUTBOX_SIZE: int(outbox_size),
+                    }
+                )
         settings = BridgeSettings.from_entry(self.config_entry)
-        schema = vol.Schema(_delivery_fields(settings.qos, settings.ttl))
+        schema = vol.Schema(
+            {
+                **_delivery_fields(settings.qos, settings.ttl),
+                vol.Required(
+                    CONF_OUTBOX_SIZE, default=settings.outbox_size
+                ): OUTBOX_FIELD,
+            }
+        )
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(schema, user_input),

@@ -8,14 +8,18 @@ CONF_TOPIC_PREFIX: Final = "topic_prefix"
 CONF_QOS: Final = "qos"
 CONF_TTL: Final = "ttl"
 CONF_CONFIG_ENTRY_ID: Final = "config_entry_id"
+CONF_OUTBOX_SIZE: Final = "outbox_size"
 
 DEFAULT_TOPIC_PREFIX: Final = "ha-ai"
 DEFAULT_QOS: Final = 1
 DEFAULT_TTL: Final = 30
+DEFAULT_OUTBOX_SIZE: Final = 1_000
 
 QOS_LEVELS: Final = (0, 1, 2)
 MIN_TTL: Final = 1
 MAX_TTL: Final = 86_400
+MIN_OUTBOX_SIZE: Final = 1
+MAX_OUTBOX_SIZE: Final = 100_000
 
 # Long enough for any sensible prefix, short enough that every topic we build
 # stays readable and far below MQTT's 65,535-byte topic limit.
@@ -48,3 +52,14 @@ RECENT_RESPONSES: Final = 10
 MAX_TRACKED_EVENTS: Final = 1_000
 # At most one log line per this many seconds about rejected responses.
 REJECT_LOG_INTERVAL: Final = 60.0
+
+# Events handed to HA's MQTT client and not yet acknowledged, at most. More in
+# flight gains nothing (paho itself sends 20 at a time); fewer would stall on
+# each acknowledgement. Events beyond it wait in the outbox, where their TTL
+# still applies and the bound still holds.
+MAX_IN_FLIGHT: Final = 64
+# Entities and the saved outbox follow the publisher at most this often.
+PUBLISHER_UPDATE_INTERVAL: Final = 1.0
+# How often events waiting for the broker are checked for expiry.
+EXPIRY_CHECK_INTERVAL: Final = 1.0
+OUTBOX_STORAGE_VERSION: Final = 1

@@ -39,7 +39,13 @@ async def async_get_config_entry_diagnostics(
             "options": dict(entry.options),
         },
         "settings": asdict(data.settings),
-        "publisher": asdict(data.publisher.counters),
+        "publisher": {
+            "counters": asdict(data.publisher.counters),
+            "connected": data.publisher.connected,
+            "outbox_size": data.publisher.outbox_size,
+            "in_flight": data.publisher.in_flight,
+            "last_latency_ms": data.publisher.last_latency_ms,
+        },
         "responses": {
             "counters": asdict(responses.counters),
             "last_round_trip_ms": responses.last_round_trip_ms,

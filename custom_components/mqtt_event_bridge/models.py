@@ -5,7 +5,13 @@ from typing import Self
 
 from homeassistant.config_entries import ConfigEntry
 
-from .const import CONF_QOS, CONF_TOPIC_PREFIX, CONF_TTL
+from .const import (
+    CONF_OUTBOX_SIZE,
+    CONF_QOS,
+    CONF_TOPIC_PREFIX,
+    CONF_TTL,
+    DEFAULT_OUTBOX_SIZE,
+)
 from .publisher import EventPublisher
 from .responses import ResponseListener
 
@@ -17,6 +23,7 @@ class BridgeSettings:
     topic_prefix: str
     qos: int
     ttl: int
+    outbox_size: int
 
     @classmethod
     def from_entry(cls, entry: ConfigEntry) -> Self:
@@ -25,6 +32,7 @@ class BridgeSettings:
             topic_prefix=entry.data[CONF_TOPIC_PREFIX],
             qos=int(entry.options.get(CONF_QOS, entry.data[CONF_QOS])),
             ttl=int(entry.options.get(CONF_TTL, entry.data[CONF_TTL])),
+            outbox_size=int(entry.options.get(CONF_OUTBOX_SIZE, DEFAULT_OUTBOX_SIZE)),
         )
 
 

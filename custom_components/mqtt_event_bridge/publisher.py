@@ -1,87 +1,302 @@
-"""Where accepted events are handed to HA's MQTT client.
+"""Where accepted events wait for, and are handed to, HA's MQTT client.
 
-An action returns as soon as its event is accepted; the broker round trip
-happens in a task owned by the config entry. HA's client passes each message
-to paho before its first await, so starting the tasks eagerly keeps the order
-on the wire while several events wait for their acknowledgement at once.
+An action returns once its event is in the entry's outbox. While MQTT is
+connected the outbox drains at once: events start in order, each in a task of
+the entry, and several wait for their acknowledgement at the same time (HA's
+client passes a message to paho before its first await, so the order on the
+wire is the order of acceptance). While MQTT is disconnected, events wait;
+they leave the outbox as published, expired or overflowed, and one the client
+refused as failed. Nothing an HA client has taken is ever published again:
+paho retransmits QoS 1 and 2 messages by itself after a reconnect.
 """
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 import logging
 import time
+from typing import TypedDict
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.debounce import Debouncer
+from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .const import MAX_TRACKED_EVENTS
+from .const import (
+    DOMAIN,
+    EXPIRY_CHECK_INTERVAL,
+    MAX_IN_FLIGHT,
+    MAX_TRACKED_EVENTS,
+    OUTBOX_STORAGE_VERSION,
+    PUBLISHER_UPDATE_INTERVAL,
+)
 from .envelope import OutgoingEvent
 
 _LOGGER = logging.getLogger(__name__)
 
+# paho's words when it is not connected; HA passes them on in its error.
+_NOT_CONNECTED = "The client is not currently connected."
+
+
+class StoredEvent(TypedDict):
+    """An outbox event as saved across restarts."""
+
+    event_id: str
+    topic: str
+    payload: str
+    qos: int
+    expires_at: str
+
 
 @dataclass(kw_only=True, slots=True)
 class PublishCounters:
-    """How accepted events ended."""
+    """How accepted events ended. Each event ends in exactly one of them."""
 
     published: int = 0
-    failed: int = 0
     expired: int = 0
+    overflowed: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    event: OutgoingEvent
+    # Monotonic time of acceptance; None for events restored after a restart.
+    accepted_at: float | None
+
+
+def outbox_store(hass: HomeAssistant, entry_id: str) -> Store[list[StoredEvent]]:
+    """Where an entry's outbox is kept while HA is stopped."""
+    return Store(hass, OUTBOX_STORAGE_VERSION, f"{DOMAIN}.{entry_id}.outbox")
+
+
+def _client_kept_it(err: HomeAssistantError, qos: int) -> bool:
+    """Tell whether paho kept a message although publishing raised.
+
+    Disconnected, paho still queues QoS 1 and 2 messages and sends them after
+    reconnecting; QoS 0 messages are gone.
+    """
+    placeholders = err.translation_placeholders or {}
+    return qos > 0 and placeholders.get("error_message") == _NOT_CONNECTED
 
 
 class EventPublisher:
-    """Sends one entry's events to the broker, in the order they were accepted."""
+    """One entry's outbox and its way to the broker."""
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
-        """Bind the publisher to the entry that owns its tasks."""
+    def __init__(
+        self, hass: HomeAssistant, entry: ConfigEntry, *, outbox_size: int
+    ) -> None:
+        """Prepare; `async_start` restores saved events and starts sending."""
         self._hass = hass
         self._entry = entry
+        self._outbox_size = outbox_size
+        self._outbox: deque[_Waiting] = deque()
+        self._in_flight = 0
+        self._connected = False
+        self._running = False
+        self._dispatching = False
         self._failing = False
+        self._store = outbox_store(hass, entry.entry_id)
+        self._listeners: list[CALLBACK_TYPE] = []
+        self._notify = Debouncer(
+            hass,
+            _LOGGER,
+            cooldown=PUBLISHER_UPDATE_INTERVAL,
+            immediate=True,
+            function=self._async_notify,
+        )
+        self._unsubscribe: list[CALLBACK_TYPE] = []
         # When each recent event was accepted, to measure publish -> response.
         self._accepted_at: OrderedDict[str, float] = OrderedDict()
         self.counters = PublishCounters()
+        self.last_latency_ms: float | None = None
+
+    @property
+    def connected(self) -> bool:
+        """Whether HA's MQTT client is connected to the broker."""
+        return self._connected
+
+    @property
+    def outbox_size(self) -> int:
+        """Events waiting for the broker (in flight not included)."""
+        return len(self._outbox)
+
+    @property
+    def in_flight(self) -> int:
+        """Events handed to the client and not yet acknowledged."""
+        return self._in_flight
+
+    async def async_start(self) -> None:
+        """Restore saved events, follow the connection, start sending."""
+        now = dt_util.utcnow()
+        for stored in await self._store.async_load() or []:
+            expires_at = dt_util.parse_datetime(stored["expires_at"])
+            if expires_at is None or expires_at <= now:
+                self.counters.expired += 1
+                continue
+            event = OutgoingEvent(
+                event_id=stored["event_id"],
+                topic=stored["topic"],
+                payload=stored["payload"],
+                qos=stored["qos"],
+                expires_at=expires_at,
+            )
+            self._outbox.append(_Waiting(event, None))
+        self._running = True
+        self._connected = mqtt.is_connected(self._hass)
+        self._unsubscribe = [
+            mqtt.async_subscribe_connection_status(
+                self._hass, self._async_connection_changed
+            ),
+            async_track_time_interval(
+                self._hass,
+                self._async_drop_expired,
+                timedelta(seconds=EXPIRY_CHECK_INTERVAL),
+            ),
+        ]
+        self._async_dispatch()
+        self._async_changed()
+
+    async def async_stop(self) -> None:
+        """Stop sending and save what still waits, for the next start."""
+        self._running = False
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
+        self._notify.async_shutdown()
+        await self._store.async_save(self._stored_outbox())
+
+    @callback
+    def async_add_listener(self, update: CALLBACK_TYPE) -> Callable[[], None]:
+        """Call `update` (at most once a second) when counters or state change."""
+        self._listeners.append(update)
+        return lambda: self._listeners.remove(update)
 
     @callback
     def async_submit(self, event: OutgoingEvent) -> None:
         """Accept an event; it goes to the broker without the caller waiting."""
-        self._accepted_at[event.event_id] = time.monotonic()
+        accepted_at = time.monotonic()
+        self._accepted_at[event.event_id] = accepted_at
         if len(self._accepted_at) > MAX_TRACKED_EVENTS:
             self._accepted_at.popitem(last=False)
-        self._entry.async_create_task(
-            self._hass, self._async_send(event), f"publish {event.topic}"
-        )
+        if len(self._outbox) >= self._outbox_size:
+            # The newest events matter most: the oldest waiting one gives way.
+            self._outbox.popleft()
+            self.counters.overflowed += 1
+        self._outbox.append(_Waiting(event, accepted_at))
+        self._async_dispatch()
+        self._async_changed()
 
     @callback
     def async_accepted_at(self, event_id: str) -> float | None:
         """Monotonic time a recent event of ours was accepted, if it is one."""
         return self._accepted_at.get(event_id)
 
-    async def _async_send(self, event: OutgoingEvent) -> None:
-        if dt_util.utcnow() >= event.expires_at:
-            # A stale event must never trigger an automation.
-            self.counters.expired += 1
-            _LOGGER.debug("Dropped expired event %s", event.event_id)
+    @callback
+    def _async_connection_changed(self, connected: bool) -> None:  # noqa: FBT001
+        self._connected = connected
+        if connected:
+            _LOGGER.debug("MQTT connected: %d events to send", len(self._outbox))
+            self._async_dispatch()
+        self._async_changed()
+
+    @callback
+    def _async_dispatch(self) -> None:
+        """Send waiting events, oldest first, while the broker can take them."""
+        if self._dispatching:
+            # Called again from an event that finished at once: the loop below
+            # is still running and sees the freed place.
             return
+        self._dispatching = True
+        try:
+            now = dt_util.utcnow()
+            while (
+                self._running
+                and self._connected
+                and self._outbox
+                and self._in_flight < MAX_IN_FLIGHT
+            ):
+                waiting = self._outbox.popleft()
+                if waiting.event.expires_at <= now:
+                    self.counters.expired += 1
+                    continue
+                self._in_flight += 1
+                self._entry.async_create_task(
+                    self._hass, self._async_send(waiting), "publish event"
+                )
+        finally:
+            self._dispatching = False
+
+    async def _async_send(self, waiting: _Waiting) -> None:
+        event = waiting.event
         try:
             await mqtt.async_publish(
                 self._hass, event.topic, event.payload, event.qos, retain=False
             )
         except HomeAssistantError as err:
-            self.counters.failed += 1
-            # One warning per outage, not one per event.
-            if not self._failing:
-                self._failing = True
-                _LOGGER.warning(
-                    "Publishing event %s to %s failed: %s",
-                    event.event_id,
-                    event.topic,
-                    err,
-                )
+            if _client_kept_it(err, event.qos):
+                self.counters.published += 1
+            else:
+                self._async_failed(event, err)
+        else:
+            self.counters.published += 1
+            if self._failing:
+                self._failing = False
+                _LOGGER.info("Publishing to the broker works again")
+            if event.qos > 0 and waiting.accepted_at is not None:
+                self.last_latency_ms = (time.monotonic() - waiting.accepted_at) * 1000
+        finally:
+            self._in_flight -= 1
+            self._async_dispatch()
+            self._async_changed()
+
+    @callback
+    def _async_failed(self, event: OutgoingEvent, err: HomeAssistantError) -> None:
+        self.counters.failed += 1
+        # One warning per outage, not one per event.
+        if not self._failing:
+            self._failing = True
+            _LOGGER.warning(
+                "Publishing event %s to %s failed: %s", event.event_id, event.topic, err
+            )
+
+    @callback
+    def _async_drop_expired(self, _now: datetime) -> None:
+        """Count events that expired while waiting, instead of keeping them."""
+        if not self._outbox:
             return
-        self.counters.published += 1
-        if self._failing:
-            self._failing = False
-            _LOGGER.info("Publishing to the broker works again")
+        now = dt_util.utcnow()
+        kept = deque(w for w in self._outbox if w.event.expires_at > now)
+        if expired := len(self._outbox) - len(kept):
+            self.counters.expired += expired
+            self._outbox = kept
+            self._async_changed()
+
+    @callback
+    def _async_changed(self) -> None:
+        # Every change re-arms one delayed save, and HA's final write on
+        # shutdown performs a pending one: a stop of HA loses nothing waiting.
+        self._store.async_delay_save(self._stored_outbox, PUBLISHER_UPDATE_INTERVAL)
+        self._notify.async_schedule_call()
+
+    @callback
+    def _async_notify(self) -> None:
+        for update in self._listeners:
+            update()
+
+    def _stored_outbox(self) -> list[StoredEvent]:
+        return [
+            StoredEvent(
+                event_id=w.event.event_id,
+                topic=w.event.topic,
+                payload=w.event.payload,
+                qos=w.event.qos,
+                expires_at=w.event.expires_at.isoformat(),
+            )
+            for w in self._outbox
+        ]

@@ -1,4 +1,4 @@
-"""Sensors fed by the response topics."""
+"""Sensors: what the response topics told, and how publishing goes."""
 
 from collections.abc import Callable
 from contextlib import suppress
@@ -12,21 +12,22 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import EntityCategory, UnitOfTime
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 from homeassistant.helpers.typing import StateType
 
 from .entity import BridgeEntity
-from .models import BridgeConfigEntry
-from .responses import Response, ResponseCounters, ResponseListener
+from .models import BridgeConfigEntry, BridgeRuntimeData
+from .publisher import PublishCounters
+from .responses import ResponseCounters
 
 # Entities only read state kept by the listener; no update is ever polled.
 PARALLEL_UPDATES = 0
 
 
-def _last_response_attributes(listener: ResponseListener) -> dict[str, Any] | None:
-    if (last := listener.last) is None:
+def _last_response_attributes(data: BridgeRuntimeData) -> dict[str, Any] | None:
+    if (last := data.responses.last) is None:
         return None
     return {
         "automation_id": last.automation_id,
@@ -38,57 +39,84 @@ def _last_response_attributes(listener: ResponseListener) -> dict[str, Any] | No
     }
 
 
-def _add_received(counters: ResponseCounters, value: int) -> None:
-    counters.received += value
+def _follow_responses(
+    data: BridgeRuntimeData, update: Callable[[], None]
+) -> Callable[[], None]:
+    return data.responses.async_add_listener(lambda _response: update())
 
 
-def _add_failed(counters: ResponseCounters, value: int) -> None:
-    counters.failed += value
+def _follow_publisher(
+    data: BridgeRuntimeData, update: Callable[[], None]
+) -> Callable[[], None]:
+    return data.publisher.async_add_listener(update)
 
 
-def _add_rejected(counters: ResponseCounters, value: int) -> None:
-    counters.rejected += value
+def _counter(
+    counters: Callable[[BridgeRuntimeData], Any], name: str
+) -> Callable[[BridgeRuntimeData, int], None]:
+    """Add a restored value back into a counter."""
+
+    def restore(data: BridgeRuntimeData, value: int) -> None:
+        target = counters(data)
+        setattr(target, name, getattr(target, name) + value)
+
+    return restore
 
 
 @dataclass(frozen=True, kw_only=True)
 class BridgeSensorDescription(SensorEntityDescription):
-    """How a sensor reads the response listener."""
+    """How a sensor reads the bridge's state."""
 
-    value_fn: Callable[[ResponseListener], StateType]
-    attributes_fn: Callable[[ResponseListener], dict[str, Any] | None] = lambda _: None
+    value_fn: Callable[[BridgeRuntimeData], StateType]
+    follow_fn: Callable[[BridgeRuntimeData, Callable[[], None]], Callable[[], None]]
+    attributes_fn: Callable[[BridgeRuntimeData], dict[str, Any] | None] = lambda _: None
     # Counters that must survive a restart add their last state back in.
-    restore_fn: Callable[[ResponseCounters, int], None] | None = None
+    restore_fn: Callable[[BridgeRuntimeData, int], None] | None = None
+
+
+def _responses(data: BridgeRuntimeData) -> ResponseCounters:
+    return data.responses.counters
+
+
+def _published(data: BridgeRuntimeData) -> PublishCounters:
+    return data.publisher.counters
 
 
 SENSORS: tuple[BridgeSensorDescription, ...] = (
     BridgeSensorDescription(
         key="last_response",
         translation_key="last_response",
-        value_fn=lambda listener: listener.last.status if listener.last else None,
+        value_fn=lambda data: data.responses.last.status
+        if data.responses.last
+        else None,
         attributes_fn=_last_response_attributes,
+        follow_fn=_follow_responses,
     ),
     BridgeSensorDescription(
         key="responses_received",
         translation_key="responses_received",
         state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=lambda listener: listener.counters.received,
-        restore_fn=_add_received,
+        value_fn=lambda data: data.responses.counters.received,
+        follow_fn=_follow_responses,
+        restore_fn=_counter(_responses, "received"),
     ),
     BridgeSensorDescription(
         key="failed_responses",
         translation_key="failed_responses",
         state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=lambda listener: listener.counters.failed,
-        restore_fn=_add_failed,
+        value_fn=lambda data: data.responses.counters.failed,
+        follow_fn=_follow_responses,
+        restore_fn=_counter(_responses, "failed"),
     ),
     BridgeSensorDescription(
         key="rejected_responses",
         translation_key="rejected_responses",
         entity_category=EntityCategory.DIAGNOSTIC,
         state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=lambda listener: listener.counters.rejected,
-        attributes_fn=lambda listener: dict(listener.counters.rejected_by_reason),
-        restore_fn=_add_rejected,
+        value_fn=lambda data: data.responses.counters.rejected,
+        attributes_fn=lambda data: dict(data.responses.counters.rejected_by_reason),
+        follow_fn=_follow_responses,
+        restore_fn=_counter(_responses, "rejected"),
     ),
     BridgeSensorDescription(
         key="response_round_trip",
@@ -98,7 +126,63 @@ SENSORS: tuple[BridgeSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfTime.MILLISECONDS,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
-        value_fn=lambda listener: listener.last_round_trip_ms,
+        value_fn=lambda data: data.responses.last_round_trip_ms,
+        follow_fn=_follow_responses,
+    ),
+    BridgeSensorDescription(
+        key="events_published",
+        translation_key="events_published",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda data: data.publisher.counters.published,
+        follow_fn=_follow_publisher,
+        restore_fn=_counter(_published, "published"),
+    ),
+    BridgeSensorDescription(
+        key="events_expired",
+        translation_key="events_expired",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda data: data.publisher.counters.expired,
+        follow_fn=_follow_publisher,
+        restore_fn=_counter(_published, "expired"),
+    ),
+    BridgeSensorDescription(
+        key="events_overflowed",
+        translation_key="events_overflowed",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda data: data.publisher.counters.overflowed,
+        follow_fn=_follow_publisher,
+        restore_fn=_counter(_published, "overflowed"),
+    ),
+    BridgeSensorDescription(
+        key="publish_failures",
+        translation_key="publish_failures",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda data: data.publisher.counters.failed,
+        follow_fn=_follow_publisher,
+        restore_fn=_counter(_published, "failed"),
+    ),
+    BridgeSensorDescription(
+        key="outbox_size",
+        translation_key="outbox_size",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda data: data.publisher.outbox_size,
+        follow_fn=_follow_publisher,
+    ),
+    BridgeSensorDescription(
+        key="last_publish_latency",
+        translation_key="last_publish_latency",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda data: data.publisher.last_latency_ms,
+        follow_fn=_follow_publisher,
     ),
 )
 
@@ -113,7 +197,7 @@ async def async_setup_entry(
 
 
 class BridgeSensor(BridgeEntity, SensorEntity, RestoreEntity):
-    """A sensor that shows part of what the response topics told."""
+    """A sensor that shows one part of the bridge's state."""
 
     entity_description: BridgeSensorDescription
 
@@ -123,28 +207,26 @@ class BridgeSensor(BridgeEntity, SensorEntity, RestoreEntity):
         """Bind the description to the entry's listener."""
         super().__init__(entry, description.key)
         self.entity_description = description
-        self._listener = entry.runtime_data.responses
+        self._data = entry.runtime_data
 
     async def async_added_to_hass(self) -> None:
-        """Restore a counter, then follow the listener."""
+        """Restore a counter, then follow the state it shows."""
         await super().async_added_to_hass()
-        restore = self.entity_description.restore_fn
-        if restore is not None and (last := await self.async_get_last_state()):
+        description = self.entity_description
+        if description.restore_fn and (last := await self.async_get_last_state()):
             # "unknown" or "unavailable" leave nothing to restore.
             with suppress(ValueError):
-                restore(self._listener.counters, int(float(last.state)))
-        self.async_on_remove(self._listener.async_add_listener(self._async_update))
-
-    @callback
-    def _async_update(self, _response: Response | None) -> None:
-        self.async_write_ha_state()
+                description.restore_fn(self._data, int(float(last.state)))
+        self.async_on_remove(
+            description.follow_fn(self._data, self.async_write_ha_state)
+        )
 
     @property
     def native_value(self) -> StateType:
         """The value read from the listener."""
-        return self.entity_description.value_fn(self._listener)
+        return self.entity_description.value_fn(self._data)
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
         """Details that belong with the value."""
-        return self.entity_description.attributes_fn(self._listener)
+        return self.entity_description.attributes_fn(self._data)

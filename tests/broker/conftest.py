@@ -9,6 +9,7 @@ from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -27,10 +28,39 @@ WAIT = 10.0
 
 @dataclass
 class Broker:
-    """A mosquitto process of the test's own."""
+    """A mosquitto of the test's own, which the test may stop, restart or freeze."""
 
     port: int
-    process: subprocess.Popen[bytes]
+    conf: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start (again) on the same port; saved sessions come back."""
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.process = subprocess.Popen(
+            [binary, "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_listening(self.port, self.process)
+
+    def stop(self) -> None:
+        """Stop as a service manager would; mosquitto saves its sessions."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+            self.process.wait(timeout=WAIT)
+            self.process = None
+
+    def freeze(self) -> None:
+        """Keep connections open but answer nothing, like a hung broker."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """Let a frozen broker go on."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
 
 def _free_port() -> int:
@@ -54,20 +84,24 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture
 def mosquitto(socket_enabled: None, tmp_path: Path) -> Generator[Broker]:
-    """Start mosquitto with its defaults, on a free loopback port."""
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    """Start mosquitto on a free loopback port.
+
+    Network settings are mosquitto's defaults, as users run it. Persistence is
+    on so that the observer's session, and the messages queued for it, outlive
+    a restart of the broker.
+    """
     port = _free_port()
     conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} {HOST}\nallow_anonymous true\n")
-    process = subprocess.Popen(
-        [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    conf.write_text(
+        f"listener {port} {HOST}\nallow_anonymous true\n"
+        f"persistence true\npersistence_location {tmp_path}/\n"
     )
+    broker = Broker(port, conf)
+    broker.start()
     try:
-        _wait_listening(port, process)
-        yield Broker(port, process)
+        yield broker
     finally:
-        process.terminate()
-        process.wait(timeout=WAIT)
+        broker.stop()
 
 
 async def _async_wait_for(predicate: object, what: str) -> None:
@@ -120,9 +154,16 @@ class Observer:
 
 @pytest.fixture
 async def observer(mosquitto: Broker) -> AsyncGenerator[Observer]:
-    """Subscribe to everything at QoS 2 once the broker has acknowledged it."""
+    """Subscribe to everything at QoS 2 once the broker has acknowledged it.
+
+    Its session is persistent and it reconnects within a second, so across a
+    broker restart it misses no QoS 1 or 2 message.
+    """
     loop = asyncio.get_running_loop()
-    client = Client(CallbackAPIVersion.VERSION2, client_id="observer")
+    client = Client(
+        CallbackAPIVersion.VERSION2, client_id="observer", clean_session=False
+    )
+    client.reconnect_delay_set(min_delay=1, max_delay=1)
     result = Observer(client, loop)
     subscribed = asyncio.Event()
 

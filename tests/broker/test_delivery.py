@@ -1,0 +1,198 @@
+"""Delivery across broker outages, against a real mosquitto.
+
+HA's MQTT client notices a stopped broker at once and retries every 10 s, so
+each test that restarts the broker takes about that long.
+"""
+
+import asyncio
+from collections import Counter
+import json
+from typing import Any
+
+from homeassistant.components import mqtt
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.mqtt_event_bridge.const import CONF_OUTBOX_SIZE, DOMAIN
+from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
+from custom_components.mqtt_event_bridge.publisher import EventPublisher
+from tests.broker.conftest import Broker, Observer
+from tests.conftest import make_entry
+
+TOPIC = "it/ai/events/seq"
+# HA retries every 10 s; the flush then takes well under a second.
+RECOVERY = 30.0
+
+
+async def _bridge(
+    hass: HomeAssistant, *, ttl: int = 60, outbox_size: int | None = None
+) -> EventPublisher:
+    entry = make_entry(prefix="it/ai", qos=1, ttl=ttl)
+    entry.add_to_hass(hass)
+    if outbox_size is not None:
+        hass.config_entries.async_update_entry(
+            entry, options={CONF_OUTBOX_SIZE: outbox_size}
+        )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    bridge: BridgeConfigEntry = entry
+    return bridge.runtime_data.publisher
+
+
+async def _publish(hass: HomeAssistant, n: int) -> str:
+    response = await hass.services.async_call(
+        DOMAIN,
+        "publish_event",
+        {"event_type": "seq", "data": {"n": n}},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    return str(response["event_id"])
+
+
+async def _until(predicate: Any, limit: float = RECOVERY) -> None:
+    async with asyncio.timeout(limit):
+        while not predicate():
+            await asyncio.sleep(0.05)
+
+
+async def _stop(hass: HomeAssistant, broker: Broker) -> None:
+    broker.stop()
+    await _until(lambda: not mqtt.is_connected(hass), limit=10)
+
+
+async def _collect(observer: Observer, count: int) -> list[dict[str, Any]]:
+    """The next `count` events on TOPIC, then anything else that arrives soon after."""
+    events: list[dict[str, Any]] = []
+    async with asyncio.timeout(RECOVERY):
+        while len(events) < count:
+            message = await observer.messages.get()
+            if message.topic == TOPIC:
+                events.append(json.loads(message.payload))
+    # Duplicates, if any, come right behind.
+    await asyncio.sleep(0.5)
+    while not observer.messages.empty():
+        message = observer.messages.get_nowait()
+        if message.topic == TOPIC:
+            events.append(json.loads(message.payload))
+    return events
+
+
+async def test_outage_within_ttl_delivers_all_once_in_order(
+    hass: HomeAssistant,
+    mqtt_entry: MockConfigEntry,
+    mosquitto: Broker,
+    observer: Observer,
+) -> None:
+    """100 events while the broker is down arrive after it is back: once, in order."""
+    publisher = await _bridge(hass)
+    await _stop(hass, mosquitto)
+    ids = [await _publish(hass, n) for n in range(100)]
+    assert publisher.outbox_size == 100
+    mosquitto.start()
+
+    events = await _collect(observer, 100)
+    assert [event["event_id"] for event in events] == ids
+    assert [event["n"] for event in events] == list(range(100))
+    # Sent late, but as they were created: timestamps are the original ones.
+    stamps = [event["timestamp"] for event in events]
+    assert stamps == sorted(stamps)
+    await _until(lambda: publisher.counters.published == 100)
+    assert publisher.counters.expired == publisher.counters.failed == 0
+
+
+async def test_outage_longer_than_ttl_sends_nothing_stale(
+    hass: HomeAssistant,
+    mqtt_entry: MockConfigEntry,
+    mosquitto: Broker,
+    observer: Observer,
+) -> None:
+    """Events that expire while the broker is down are counted, never sent."""
+    publisher = await _bridge(hass, ttl=1)
+    await _stop(hass, mosquitto)
+    for n in range(100):
+        await _publish(hass, n)
+    await _until(lambda: publisher.counters.expired == 100, limit=5)
+    assert publisher.outbox_size == 0
+    mosquitto.start()
+    await _until(lambda: mqtt.is_connected(hass))
+
+    marker = await _publish(hass, 100)
+    [event] = await _collect(observer, 1)
+    # The first event on the topic after the outage is the fresh one.
+    assert event["event_id"] == marker
+    assert publisher.counters.published == 1
+
+
+async def test_full_outbox_keeps_the_newest(
+    hass: HomeAssistant,
+    mqtt_entry: MockConfigEntry,
+    mosquitto: Broker,
+    observer: Observer,
+) -> None:
+    """An outbox of 10 and 25 events while down: 15 overflowed, the 10 newest sent."""
+    publisher = await _bridge(hass, outbox_size=10)
+    await _stop(hass, mosquitto)
+    ids = [await _publish(hass, n) for n in range(25)]
+    assert (publisher.outbox_size, publisher.counters.overflowed) == (10, 15)
+    mosquitto.start()
+
+    events = await _collect(observer, 10)
+    assert [event["event_id"] for event in events] == ids[15:]
+
+
+async def test_thousand_events_across_a_restart(
+    hass: HomeAssistant,
+    mqtt_entry: MockConfigEntry,
+    mosquitto: Broker,
+    observer: Observer,
+) -> None:
+    """Every event ends counted once; every published one reaches the subscriber."""
+    publisher = await _bridge(hass)
+    ids = [await _publish(hass, n) for n in range(500)]
+    # The broker goes away with events still in flight.
+    await _stop(hass, mosquitto)
+    ids += [await _publish(hass, n) for n in range(500, 1000)]
+    mosquitto.start()
+
+    counters = publisher.counters
+    await _until(
+        lambda: publisher.outbox_size == 0
+        and publisher.in_flight == 0
+        and counters.published
+        + counters.expired
+        + counters.overflowed
+        + counters.failed
+        == 1000
+    )
+    events = await _collect(observer, counters.published)
+    seen = Counter(event["event_id"] for event in events)
+    duplicates = sum(count - 1 for count in seen.values())
+    print(  # noqa: T201 - the issue asks for duplicates to be shown, not hidden
+        f"1000 events: published {counters.published}, expired {counters.expired},"
+        f" overflowed {counters.overflowed}, failed {counters.failed};"
+        f" received {len(seen)} distinct, {duplicates} duplicates (QoS 1)"
+    )
+    assert set(seen) <= set(ids)
+    assert len(seen) >= counters.published
+    assert counters.expired == counters.overflowed == counters.failed == 0
+    assert set(seen) == set(ids)
+
+
+async def test_action_returns_while_the_broker_hangs(
+    hass: HomeAssistant,
+    mqtt_entry: MockConfigEntry,
+    mosquitto: Broker,
+    observer: Observer,
+) -> None:
+    """A frozen broker holds up no caller; the events go out once it answers."""
+    publisher = await _bridge(hass)
+    mosquitto.freeze()
+    try:
+        async with asyncio.timeout(5):
+            ids = [await _publish(hass, n) for n in range(10)]
+        assert publisher.counters.published == 0
+    finally:
+        mosquitto.thaw()
+    events = await _collect(observer, 10)
+    assert [event["event_id"] for event in events] == ids
