@@ -103,3 +103,14 @@ def published(mqtt_mock: MqttMockHAClient) -> list[tuple[str, Any, int, bool]]:
         (call.args[0], json.loads(call.args[1]), call.args[2], call.args[3])
         for call in mqtt_mock.async_publish.call_args_list
     ]
+
+
+async def call_action(
+    hass: HomeAssistant, action: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Call one of the bridge's actions and return its response."""
+    response = await hass.services.async_call(
+        DOMAIN, action, data, blocking=True, return_response=True
+    )
+    assert response is not None
+    return dict(response)

@@ -10,18 +10,15 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.mqtt_event_bridge.const import DOMAIN, MAX_PAYLOAD_BYTES
-from tests.conftest import make_entry, published
+from tests.conftest import call_action, make_entry, published
 
 
 async def _call(
     hass: HomeAssistant, action: str, data: dict[str, Any]
 ) -> dict[str, Any]:
-    response = await hass.services.async_call(
-        DOMAIN, action, data, blocking=True, return_response=True
-    )
+    response = await call_action(hass, action, data)
     await hass.async_block_till_done()
-    assert response is not None
-    return dict(response)
+    return response
 
 
 @pytest.mark.usefixtures("init_integration")

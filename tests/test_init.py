@@ -25,7 +25,7 @@ from custom_components.mqtt_event_bridge.const import (
 )
 from custom_components.mqtt_event_bridge.envelope import build_event
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
-from tests.conftest import make_entry, published
+from tests.conftest import call_action, make_entry, published
 
 
 async def test_setup_and_unload(
@@ -195,14 +195,7 @@ async def test_round_trip_memory_is_bounded(
     publisher = entry.runtime_data.publisher
     ids = []
     for _ in range(5):
-        response = await hass.services.async_call(
-            DOMAIN,
-            "publish_event",
-            {"event_type": "x"},
-            blocking=True,
-            return_response=True,
-        )
-        assert response is not None
+        response = await call_action(hass, "publish_event", {"event_type": "x"})
         ids.append(str(response["event_id"]))
     await hass.async_block_till_done()
     remembered = [publisher.async_accepted_at(event_id) is not None for event_id in ids]

@@ -18,14 +18,10 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
-from custom_components.mqtt_event_bridge.const import (
-    CONF_OUTBOX_SIZE,
-    DOMAIN,
-    MAX_IN_FLIGHT,
-)
+from custom_components.mqtt_event_bridge.const import CONF_OUTBOX_SIZE, MAX_IN_FLIGHT
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
 from custom_components.mqtt_event_bridge.publisher import EventPublisher
-from tests.conftest import make_entry, published
+from tests.conftest import call_action, make_entry, published
 
 STORE_KEY = "mqtt_event_bridge.{}.outbox"
 
@@ -36,14 +32,9 @@ def _publisher(entry: MockConfigEntry) -> EventPublisher:
 
 
 async def _publish(hass: HomeAssistant, n: int, **data: Any) -> str:
-    response = await hass.services.async_call(
-        DOMAIN,
-        "publish_event",
-        {"event_type": "seq", "data": {"n": n}, **data},
-        blocking=True,
-        return_response=True,
+    response = await call_action(
+        hass, "publish_event", {"event_type": "seq", "data": {"n": n}, **data}
     )
-    assert response is not None
     return str(response["event_id"])
 
 

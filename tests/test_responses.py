@@ -17,8 +17,9 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
-from custom_components.mqtt_event_bridge.const import DOMAIN, MAX_RESPONSE_BYTES
+from custom_components.mqtt_event_bridge.const import MAX_RESPONSE_BYTES
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
+from tests.conftest import call_action
 
 LAST = "sensor.mqtt_event_bridge_ha_ai_last_response"
 RECEIVED = "sensor.mqtt_event_bridge_ha_ai_responses_received"
@@ -177,14 +178,9 @@ async def test_round_trip_of_our_own_event(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     """A response naming an event we published gives the round trip in ms."""
-    response = await hass.services.async_call(
-        DOMAIN,
-        "publish_event",
-        {"event_type": "suggestion/generated"},
-        blocking=True,
-        return_response=True,
+    response = await call_action(
+        hass, "publish_event", {"event_type": "suggestion/generated"}
     )
-    assert response is not None
     _fire(hass, {"automation_id": "a", "status": "ok", "event_id": "someone-elses"})
     await hass.async_block_till_done()
     assert _state(hass, ROUND_TRIP) == "unknown"

@@ -13,11 +13,11 @@ from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.mqtt_event_bridge.const import CONF_OUTBOX_SIZE, DOMAIN
+from custom_components.mqtt_event_bridge.const import CONF_OUTBOX_SIZE
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
 from custom_components.mqtt_event_bridge.publisher import EventPublisher
 from tests.broker.conftest import Broker, Observer
-from tests.conftest import make_entry
+from tests.conftest import call_action, make_entry
 
 TOPIC = "it/ai/events/seq"
 # HA retries every 10 s; the flush then takes well under a second.
@@ -39,14 +39,9 @@ async def _bridge(
 
 
 async def _publish(hass: HomeAssistant, n: int) -> str:
-    response = await hass.services.async_call(
-        DOMAIN,
-        "publish_event",
-        {"event_type": "seq", "data": {"n": n}},
-        blocking=True,
-        return_response=True,
+    response = await call_action(
+        hass, "publish_event", {"event_type": "seq", "data": {"n": n}}
     )
-    assert response is not None
     return str(response["event_id"])
 
 

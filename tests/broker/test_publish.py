@@ -7,9 +7,8 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.mqtt_event_bridge.const import DOMAIN
 from tests.broker.conftest import Observer
-from tests.conftest import make_entry
+from tests.conftest import call_action, make_entry
 
 
 @pytest.mark.parametrize("qos", [0, 1, 2])
@@ -21,14 +20,11 @@ async def test_event_arrives_with_topic_qos_and_envelope(
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
 
-    response = await hass.services.async_call(
-        DOMAIN,
+    response = await call_action(
+        hass,
         "publish_event",
         {"event_type": "suggestion/generated", "data": {"suggestion": "lights off"}},
-        blocking=True,
-        return_response=True,
     )
-    assert response is not None
 
     message = await observer.async_next()
     assert message.topic == "it/ha-ai/events/suggestion/generated" == response["topic"]
@@ -55,14 +51,9 @@ async def test_status_and_order_on_the_wire(
 
     sent = []
     for n in range(50):
-        response = await hass.services.async_call(
-            DOMAIN,
-            "publish_status",
-            {"name": "analysis_complete", "data": {"n": n}},
-            blocking=True,
-            return_response=True,
+        response = await call_action(
+            hass, "publish_status", {"name": "analysis_complete", "data": {"n": n}}
         )
-        assert response is not None
         sent.append(response["event_id"])
 
     received = [json.loads((await observer.async_next()).payload) for _ in sent]

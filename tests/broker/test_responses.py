@@ -6,9 +6,8 @@ import json
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.mqtt_event_bridge.const import DOMAIN
 from tests.broker.conftest import WAIT, Observer, async_wait_subscribed
-from tests.conftest import make_entry
+from tests.conftest import call_action, make_entry
 
 SENSOR = "sensor.mqtt_event_bridge_it_ai_"
 EVENT = "event.mqtt_event_bridge_it_ai_response"
@@ -43,14 +42,9 @@ async def test_responses_from_the_broker(
     assert event is not None
     assert event.attributes["event_type"] == "success"
 
-    response = await hass.services.async_call(
-        DOMAIN,
-        "publish_event",
-        {"event_type": "person/detected"},
-        blocking=True,
-        return_response=True,
+    response = await call_action(
+        hass, "publish_event", {"event_type": "person/detected"}
     )
-    assert response is not None
     # The observer sees our event, then answers it as an automation would.
     seen = json.loads((await observer.async_next()).payload)
     while seen.get("event_id") != response["event_id"]:
