@@ -1,6 +1,7 @@
 """Fixtures shared by the unit tests."""
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
+from enum import Enum
 import json
 from typing import Any
 from unittest.mock import MagicMock
@@ -9,7 +10,10 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from pytest_homeassistant_custom_component.syrupy import (
+    HomeAssistantSnapshotExtension,
+    HomeAssistantSnapshotSerializer,
+)
 from pytest_homeassistant_custom_component.typing import (
     MqttMockHAClient,
     MqttMockPahoClient,
@@ -42,16 +46,46 @@ def make_entry(prefix: str = "ha-ai", qos: int = 1, ttl: int = 30) -> MockConfig
     )
 
 
-# Registry fields that only some HA versions have; every other field is pinned
-# by one snapshot that all test legs share.
-VERSION_DEPENDENT_FIELDS = ("object_id_base", "suggested_object_id")
+# Registry fields that only some HA versions have, or that they write
+# differently; every other field is pinned by one snapshot that all test legs
+# share. What `capabilities` holds (state class, event types) is pinned by the
+# state snapshots too.
+VERSION_DEPENDENT_FIELDS = (
+    "aliases",
+    "capabilities",
+    "object_id_base",
+    "suggested_object_id",
+)
+
+
+class PlainKeySerializer(HomeAssistantSnapshotSerializer):
+    """HA's serializer, writing enum keys (newer HA's attribute names) as text."""
+
+    @classmethod
+    def _serialize(cls, data: Any, **kwargs: Any) -> str:
+        if isinstance(data, Mapping) and any(isinstance(key, Enum) for key in data):
+            # Keep the mapping's own type: its name is part of the snapshot.
+            mapping_type: Any = type(data)
+            data = mapping_type(
+                {
+                    key.value if isinstance(key, Enum) else key: value
+                    for key, value in data.items()
+                }
+            )
+        return str(super()._serialize(data, **kwargs))
+
+
+class SnapshotExtension(HomeAssistantSnapshotExtension):
+    """HA's snapshot format, the same on every HA version the suite runs on."""
+
+    serializer_class = PlainKeySerializer
 
 
 @pytest.fixture
 def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     """Serialise HA objects (registry entries, states) the way HA core does."""
     return snapshot.with_defaults(
-        extension_class=HomeAssistantSnapshotExtension,
+        extension_class=SnapshotExtension,
         exclude=props(*VERSION_DEPENDENT_FIELDS),
     )
 

@@ -7,7 +7,6 @@ from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.mqtt_event_bridge.const import (
     CONF_OUTBOX_SIZE,
@@ -28,15 +27,7 @@ def mock_setup_entry() -> Generator[AsyncMock]:
         yield mock
 
 
-@pytest.fixture
-def mqtt_entry(hass: HomeAssistant) -> MockConfigEntry:
-    """An MQTT integration entry exists."""
-    entry = MockConfigEntry(domain="mqtt", data={"broker": "127.0.0.1"})
-    entry.add_to_hass(hass)
-    return entry
-
-
-@pytest.mark.usefixtures("mqtt_entry")
+@pytest.mark.usefixtures("mqtt_mock")
 async def test_user_defaults(hass: HomeAssistant, mock_setup_entry: AsyncMock) -> None:
     """Submitting the form untouched gives ha-ai, QoS 1, 30 s."""
     result = await hass.config_entries.flow.async_init(
@@ -54,7 +45,7 @@ async def test_user_defaults(hass: HomeAssistant, mock_setup_entry: AsyncMock) -
     assert len(mock_setup_entry.mock_calls) == 1
 
 
-@pytest.mark.usefixtures("mqtt_entry")
+@pytest.mark.usefixtures("mqtt_mock")
 @pytest.mark.parametrize(
     ("prefix", "error"),
     [
@@ -90,7 +81,7 @@ async def test_user_bad_prefix_then_recovery(
     assert result["data"] == {CONF_TOPIC_PREFIX: "home/ai", CONF_QOS: 2, CONF_TTL: 60}
 
 
-@pytest.mark.usefixtures("mqtt_entry", "mock_setup_entry")
+@pytest.mark.usefixtures("mqtt_mock", "mock_setup_entry")
 async def test_user_ttl_must_be_whole(hass: HomeAssistant) -> None:
     """A fractional TTL is refused, a whole one accepted."""
     result = await hass.config_entries.flow.async_init(
@@ -107,7 +98,7 @@ async def test_user_ttl_must_be_whole(hass: HomeAssistant) -> None:
     assert result["data"] == {CONF_TOPIC_PREFIX: "ha-ai", CONF_QOS: 0, CONF_TTL: 2}
 
 
-@pytest.mark.usefixtures("mqtt_entry")
+@pytest.mark.usefixtures("mqtt_mock")
 @pytest.mark.parametrize("field", [(CONF_TTL, 0), (CONF_TTL, 86401), (CONF_QOS, "3")])
 async def test_user_out_of_range_is_refused(
     hass: HomeAssistant, field: tuple[str, object]
@@ -129,7 +120,7 @@ async def test_user_aborts_without_mqtt(hass: HomeAssistant) -> None:
     assert result["reason"] == "mqtt_not_configured"
 
 
-@pytest.mark.usefixtures("mqtt_entry", "mock_setup_entry")
+@pytest.mark.usefixtures("mqtt_mock", "mock_setup_entry")
 async def test_user_same_prefix_twice(hass: HomeAssistant) -> None:
     """The prefix is the unique id: a second bridge on it aborts."""
     make_entry(prefix="ha-ai").add_to_hass(hass)
@@ -143,6 +134,7 @@ async def test_user_same_prefix_twice(hass: HomeAssistant) -> None:
     assert result["reason"] == "already_configured"
 
 
+@pytest.mark.usefixtures("mqtt_mock")
 async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) -> None:
     """Options show the values in force, refuse a fractional TTL, then store ints."""
     entry = make_entry(qos=1, ttl=30)
@@ -178,6 +170,7 @@ async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) ->
     assert defaults == {CONF_QOS: "2", CONF_TTL: 120, CONF_OUTBOX_SIZE: 50}
 
 
+@pytest.mark.usefixtures("mqtt_mock")
 async def test_reconfigure_prefix(
     hass: HomeAssistant, mock_setup_entry: AsyncMock
 ) -> None:
@@ -214,6 +207,7 @@ async def test_reconfigure_prefix(
     assert (entry.unique_id, entry.title) == ("home/ai", "home/ai")
 
 
+@pytest.mark.usefixtures("mqtt_mock")
 async def test_reconfigure_same_prefix(
     hass: HomeAssistant, mock_setup_entry: AsyncMock
 ) -> None:

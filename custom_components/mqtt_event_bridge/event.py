@@ -2,7 +2,7 @@
 
 from homeassistant.components.event import EventEntity
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import BridgeEntity
 from .models import BridgeConfigEntry
@@ -33,7 +33,7 @@ _RESERVED_ATTRIBUTES = frozenset(
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: BridgeConfigEntry,
-    async_add_entities: AddEntitiesCallback,
+    async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the response event entity of a bridge."""
     async_add_entities([ResponseEvent(entry)])

@@ -13,7 +13,7 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import EntityCategory, UnitOfTime
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 from homeassistant.helpers.typing import StateType
 
@@ -190,7 +190,7 @@ SENSORS: tuple[BridgeSensorDescription, ...] = (
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: BridgeConfigEntry,
-    async_add_entities: AddEntitiesCallback,
+    async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the response sensors of a bridge."""
     async_add_entities(BridgeSensor(entry, description) for description in SENSORS)
