@@ -20,7 +20,10 @@ from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.mqtt_event_bridge.const import CONF_OUTBOX_SIZE, MAX_IN_FLIGHT
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
-from custom_components.mqtt_event_bridge.publisher import EventPublisher
+from custom_components.mqtt_event_bridge.publisher import (
+    EXPIRY_SUPPORTED,
+    EventPublisher,
+)
 from tests.conftest import call_action, make_entry, published
 
 STORE_KEY = "mqtt_event_bridge.{}.outbox"
@@ -149,7 +152,7 @@ async def test_in_flight_is_bounded_and_ordered(
     """A broker that does not acknowledge holds at most MAX_IN_FLIGHT events."""
     release = asyncio.Event()
 
-    async def slow_publish(*_args: Any) -> None:
+    async def slow_publish(*_args: Any, **_kwargs: Any) -> None:
         await release.wait()
 
     mqtt_mock.async_publish.side_effect = slow_publish
@@ -220,9 +223,9 @@ async def test_restart_restores_valid_and_counts_expired(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
 
-    mqtt_mock.async_publish.assert_called_once_with(
-        "ha-ai/events/seq", '{"event_id": "fresh"}', 1, False
-    )
+    assert published(mqtt_mock) == [
+        ("ha-ai/events/seq", {"event_id": "fresh"}, 1, False)
+    ]
     counters = _publisher(entry).counters
     assert (counters.published, counters.expired) == (1, 2)
 
@@ -254,3 +257,71 @@ async def test_events_waiting_at_shutdown_are_saved(
     await hass.async_block_till_done()
     saved = hass_storage[STORE_KEY.format(init_integration.entry_id)]["data"]
     assert [event["event_id"] for event in saved] == ids
+
+
+@pytest.mark.parametrize(
+    ("mqtt_config_entry_data", "mqtt5"),
+    [
+        ({"broker": "mock-broker", "protocol": "5"}, True),
+        ({"broker": "mock-broker", "protocol": "3.1.1"}, False),
+    ],
+)
+async def test_broker_expiry_on_mqtt5(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    mqtt_config_entry_data: dict[str, Any],
+    mqtt5: bool,
+) -> None:
+    """Where HA takes an expiry and the connection is MQTT 5, it gets the TTL left.
+
+    Elsewhere nothing changes: HA before 2026.x has no such keyword, and on
+    MQTT 3.1.1 newer HA refuses it.
+    """
+    # PHACC's mock answers every attribute with a truthy mock: mirror the real
+    # client's protocol, which the bridge reads.
+    mqtt_mock.is_mqttv5 = mqtt_mock._mock_wraps.is_mqttv5
+    assert mqtt_mock.is_mqttv5 is mqtt5
+    _set_connected(hass, mqtt_mock, False)
+    await _publish(hass, 0, ttl=30)
+    freezer.tick(timedelta(seconds=10.5))
+    _set_connected(hass, mqtt_mock, True)
+    await hass.async_block_till_done()
+
+    [call] = mqtt_mock.async_publish.call_args_list
+    expiry = call.kwargs.get("message_expiry_interval")
+    if EXPIRY_SUPPORTED and mqtt5:
+        # 19.5 s were left: rounded down, never past expires_at.
+        assert expiry == 19
+    else:
+        assert expiry is None
+    assert _publisher(init_integration).counters.published == 1
+
+
+async def test_broker_expiry_is_at_least_one_second(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An event with under a second left is not sent without expiry (0 means none)."""
+    monkeypatch.setattr(
+        "custom_components.mqtt_event_bridge.publisher.EXPIRY_SUPPORTED", True
+    )
+    calls: list[dict[str, Any]] = []
+
+    async def record(*args: Any, **kwargs: Any) -> None:
+        calls.append(kwargs)
+
+    monkeypatch.setattr(
+        "custom_components.mqtt_event_bridge.publisher._publish", record
+    )
+    monkeypatch.setattr(mqtt_mock, "is_mqttv5", True)
+    _set_connected(hass, mqtt_mock, False)
+    await _publish(hass, 0, ttl=2)
+    freezer.tick(timedelta(seconds=1.7))
+    _set_connected(hass, mqtt_mock, True)
+    await hass.async_block_till_done()
+    assert calls == [{"retain": False, "message_expiry_interval": 1}]

@@ -11,9 +11,10 @@ paho retransmits QoS 1 and 2 messages by itself after a reconnect.
 """
 
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+import inspect
 import logging
 import time
 from typing import TypedDict
@@ -41,6 +42,21 @@ _LOGGER = logging.getLogger(__name__)
 
 # paho's words when it is not connected; HA passes them on in its error.
 _NOT_CONNECTED = "The client is not currently connected."
+
+# Newer HA hands an expiry to the broker (MQTT 5 connections only), so that an
+# event which expires while queued at the broker is dropped there too.
+_publish: Callable[..., Awaitable[None]] = mqtt.async_publish
+EXPIRY_SUPPORTED = "message_expiry_interval" in inspect.signature(_publish).parameters
+
+
+def _expiry_arguments(hass: HomeAssistant, expires_at: datetime) -> dict[str, int]:
+    """Give the remaining TTL in whole seconds, where HA and the connection allow."""
+    if not EXPIRY_SUPPORTED or not hass.data[mqtt.DATA_MQTT].client.is_mqttv5:
+        return {}
+    remaining = (expires_at - dt_util.utcnow()).total_seconds()
+    # Rounded down, so the broker never keeps an event past its expires_at;
+    # at least 1, since 0 is no expiry to a broker.
+    return {"message_expiry_interval": max(1, int(remaining))}
 
 
 class StoredEvent(TypedDict):
@@ -235,8 +251,13 @@ class EventPublisher:
     async def _async_send(self, waiting: _Waiting) -> None:
         event = waiting.event
         try:
-            await mqtt.async_publish(
-                self._hass, event.topic, event.payload, event.qos, retain=False
+            await _publish(
+                self._hass,
+                event.topic,
+                event.payload,
+                event.qos,
+                retain=False,
+                **_expiry_arguments(self._hass, event.expires_at),
             )
         except HomeAssistantError as err:
             if _client_kept_it(err, event.qos):

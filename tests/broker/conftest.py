@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import time
+from typing import Any
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntryState
@@ -113,16 +114,28 @@ async def _async_wait_for(predicate: object, what: str) -> None:
 
 
 @pytest.fixture
+def mqtt_protocol() -> str | None:
+    """MQTT protocol of HA's connection ("3.1.1", "5"); None keeps HA's default."""
+    return None
+
+
+@pytest.fixture
 async def mqtt_entry(
-    hass: HomeAssistant, mock_hass_config: None, mosquitto: Broker
+    hass: HomeAssistant,
+    mock_hass_config: None,
+    mosquitto: Broker,
+    mqtt_protocol: str | None,
 ) -> AsyncGenerator[MockConfigEntry]:
     """HA's real MQTT integration, connected to the test's broker.
 
     Every entry is unloaded before the broker stops.
     """
+    data: dict[str, Any] = {mqtt.CONF_BROKER: HOST, "port": mosquitto.port}
+    if mqtt_protocol is not None:
+        data["protocol"] = mqtt_protocol
     entry = MockConfigEntry(
         domain=mqtt.DOMAIN,
-        data={mqtt.CONF_BROKER: HOST, "port": mosquitto.port},
+        data=data,
         # No birth message: it would go out 5 s after connecting, mid-test.
         options={mqtt.CONF_BIRTH_MESSAGE: {}},
         version=1,
