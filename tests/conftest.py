@@ -131,11 +131,19 @@ async def init_integration(
     return mock_config_entry
 
 
+def event_calls(mqtt_mock: MqttMockHAClient) -> list[Any]:
+    """The mocked client's publish calls that carried events.
+
+    Events are never retained; discovery configs and availability always are.
+    """
+    return [call for call in mqtt_mock.async_publish.call_args_list if not call.args[3]]
+
+
 def published(mqtt_mock: MqttMockHAClient) -> list[tuple[str, Any, int, bool]]:
-    """Every publish of ours seen by the mocked client, payloads decoded."""
+    """Every event seen by the mocked client, payloads decoded."""
     return [
         (call.args[0], json.loads(call.args[1]), call.args[2], call.args[3])
-        for call in mqtt_mock.async_publish.call_args_list
+        for call in event_calls(mqtt_mock)
     ]
 
 

@@ -10,7 +10,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.mqtt_event_bridge.const import DOMAIN, MAX_PAYLOAD_BYTES
-from tests.conftest import call_action, make_entry, published
+from tests.conftest import call_action, event_calls, make_entry, published
 
 
 async def _call(
@@ -32,7 +32,7 @@ async def test_publish_event_exact_message(
         {"event_type": "suggestion/generated", "data": {"suggestion": "lights off"}},
     )
 
-    mqtt_mock.async_publish.assert_called_once()
+    assert len(event_calls(mqtt_mock)) == 1
     [(topic, payload, qos, retain)] = published(mqtt_mock)
     assert (topic, qos, retain) == ("ha-ai/events/suggestion/generated", 1, False)
     assert response == {"event_id": payload["event_id"], "topic": topic}
@@ -143,7 +143,7 @@ async def test_bad_input_is_refused(
     # The message users see is the translated one, not the bare key.
     assert key not in str(err.value)
     await hass.async_block_till_done()
-    mqtt_mock.async_publish.assert_not_called()
+    assert event_calls(mqtt_mock) == []
 
 
 async def test_no_entry_loaded(
@@ -165,7 +165,7 @@ async def test_no_entry_loaded(
             {"event_type": "x", "config_entry_id": entry.entry_id},
         )
     assert err.value.translation_key == "entry_not_loaded"
-    mqtt_mock.async_publish.assert_not_called()
+    assert event_calls(mqtt_mock) == []
 
 
 async def test_other_domain_entry_refused(
@@ -193,7 +193,7 @@ async def test_several_entries_need_a_choice(
     with pytest.raises(ServiceValidationError) as err:
         await _call(hass, "publish_event", {"event_type": "x"})
     assert err.value.translation_key == "entry_required"
-    mqtt_mock.async_publish.assert_not_called()
+    assert event_calls(mqtt_mock) == []
 
     response = await _call(
         hass, "publish_event", {"event_type": "x", "config_entry_id": second.entry_id}

@@ -9,6 +9,8 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
 from custom_components.mqtt_event_bridge.const import (
+    CONF_DISCOVERY,
+    CONF_EVENT_TYPES,
     CONF_OUTBOX_SIZE,
     CONF_QOS,
     CONF_TOPIC_PREFIX,
@@ -146,28 +148,61 @@ async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) ->
     assert result["step_id"] == "init"
     assert result["data_schema"] is not None
     defaults = {str(key): key.default() for key in result["data_schema"].schema}
-    assert defaults == {CONF_QOS: "1", CONF_TTL: 30, CONF_OUTBOX_SIZE: 1000}
+    assert defaults == {
+        CONF_QOS: "1",
+        CONF_TTL: 30,
+        CONF_OUTBOX_SIZE: 1000,
+        CONF_DISCOVERY: True,
+        CONF_EVENT_TYPES: ["suggestion/generated", "status/analysis_complete"],
+    }
 
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_QOS: "2", CONF_TTL: 10.5, CONF_OUTBOX_SIZE: 9.5}
+        result["flow_id"],
+        {
+            CONF_QOS: "2",
+            CONF_TTL: 10.5,
+            CONF_OUTBOX_SIZE: 9.5,
+            CONF_DISCOVERY: True,
+            CONF_EVENT_TYPES: ["ok/type", "Bad/+"],
+        },
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {
         CONF_TTL: "ttl_not_whole",
         CONF_OUTBOX_SIZE: "outbox_not_whole",
+        CONF_EVENT_TYPES: "invalid_event_types",
     }
 
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_QOS: "2", CONF_TTL: 120, CONF_OUTBOX_SIZE: 50.0}
+        result["flow_id"],
+        {
+            CONF_QOS: "2",
+            CONF_TTL: 120,
+            CONF_OUTBOX_SIZE: 50.0,
+            CONF_DISCOVERY: False,
+            CONF_EVENT_TYPES: [" pattern/alert ", "", "pattern/alert", "status/x"],
+        },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    assert entry.options == {CONF_QOS: 2, CONF_TTL: 120, CONF_OUTBOX_SIZE: 50}
+    assert entry.options == {
+        CONF_QOS: 2,
+        CONF_TTL: 120,
+        CONF_OUTBOX_SIZE: 50,
+        CONF_DISCOVERY: False,
+        CONF_EVENT_TYPES: ["pattern/alert", "status/x"],
+    }
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["data_schema"] is not None
     defaults = {str(key): key.default() for key in result["data_schema"].schema}
-    assert defaults == {CONF_QOS: "2", CONF_TTL: 120, CONF_OUTBOX_SIZE: 50}
+    assert defaults == {
+        CONF_QOS: "2",
+        CONF_TTL: 120,
+        CONF_OUTBOX_SIZE: 50,
+        CONF_DISCOVERY: False,
+        CONF_EVENT_TYPES: ["pattern/alert", "status/x"],
+    }
 
 
 @pytest.mark.usefixtures("mqtt_mock")

@@ -1,5 +1,6 @@
 """Entities pinned with snapshots; counters restored across restarts."""
 
+from collections.abc import AsyncGenerator
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
@@ -22,12 +23,26 @@ from tests.conftest import make_entry
 PREFIX = "sensor.mqtt_event_bridge_ha_ai_"
 
 
+@pytest.fixture
+async def only_platform(hass: HomeAssistant) -> AsyncGenerator[list[Platform]]:
+    """Load one platform of the bridge, until the end of the test.
+
+    Requested before `mqtt_mock`, it outlasts the unload of every entry.
+    """
+    platforms: list[Platform] = []
+    with patch("custom_components.mqtt_event_bridge.PLATFORMS", platforms):
+        yield platforms
+
+
 async def _setup(
-    hass: HomeAssistant, entry: MockConfigEntry, platform: Platform
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    platform: Platform,
+    only_platform: list[Platform],
 ) -> None:
+    only_platform.append(platform)
     entry.add_to_hass(hass)
-    with patch("custom_components.mqtt_event_bridge.PLATFORMS", [platform]):
-        assert await hass.config_entries.async_setup(entry.entry_id)
+    assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
 
 
@@ -36,6 +51,7 @@ async def _setup(
 )
 async def test_entities(
     hass: HomeAssistant,
+    only_platform: list[Platform],
     mqtt_mock: MqttMockHAClient,
     entity_registry: er.EntityRegistry,
     snapshot: SnapshotAssertion,
@@ -46,7 +62,7 @@ async def test_entities(
     # Frozen only once MQTT is set up: its config flow cannot be imported frozen.
     freezer.move_to("2026-11-23 10:00:00+00:00")
     entry = make_entry()
-    await _setup(hass, entry, platform)
+    await _setup(hass, entry, platform, only_platform)
     async_fire_mqtt_message(
         hass,
         "ha-ai/responses/automation/a",
@@ -56,9 +72,11 @@ async def test_entities(
     await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
 
 
-@pytest.mark.usefixtures("mqtt_mock")
 async def test_counters_survive_a_restart(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant,
+    only_platform: list[Platform],
+    mqtt_mock: MqttMockHAClient,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     """Counters continue from their last state; a bad stored state restores nothing."""
     mock_restore_cache(
@@ -75,7 +93,7 @@ async def test_counters_survive_a_restart(
         ],
     )
     entry = make_entry()
-    await _setup(hass, entry, Platform.SENSOR)
+    await _setup(hass, entry, Platform.SENSOR, only_platform)
     for status in ("success", "error"):
         async_fire_mqtt_message(
             hass,

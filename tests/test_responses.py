@@ -48,7 +48,7 @@ async def test_subscribes_at_entry_qos(
     ours = [
         (call.args[0], call.args[2])
         for call in mqtt_mock.async_subscribe.call_args_list
-        if call.args[0].startswith("ha-ai/")
+        if "/responses/" in call.args[0]
     ]
     assert ours == [("ha-ai/responses/#", 1)]
 

@@ -9,6 +9,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from .actions import async_setup_actions
 from .const import DOMAIN
+from .discovery import DiscoveryPublisher, async_clear_discovery
 from .models import BridgeConfigEntry, BridgeRuntimeData, BridgeSettings
 from .publisher import EventPublisher, outbox_store
 from .responses import ResponseListener
@@ -38,9 +39,19 @@ async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bo
         default_ttl=settings.ttl,
         publisher=publisher,
     )
-    entry.runtime_data = BridgeRuntimeData(
-        settings=settings, publisher=publisher, responses=responses
+    discovery = DiscoveryPublisher(
+        hass=hass,
+        entry=entry,
+        prefix=settings.topic_prefix,
+        qos=settings.qos,
+        enabled=settings.discovery,
+        configured_types=list(settings.event_types),
     )
+    entry.runtime_data = BridgeRuntimeData(
+        settings=settings, publisher=publisher, responses=responses, discovery=discovery
+    )
+    await discovery.async_start()
+    entry.async_on_unload(discovery.async_stop)
     await publisher.async_start()
     entry.async_on_unload(publisher.async_stop)
     entry.async_on_unload(await responses.async_start())
@@ -55,7 +66,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> b
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> None:
-    """Forget the saved outbox of a removed bridge."""
+    """Clear what a removed bridge left on the broker, and forget its outbox."""
+    await async_clear_discovery(hass, entry.entry_id)
     await outbox_store(hass, entry.entry_id).async_remove()
 
 

@@ -36,6 +36,7 @@ from .const import (
     QOS_LEVELS,
     SERVICE_PUBLISH_EVENT,
     SERVICE_PUBLISH_STATUS,
+    STATUS_TYPE_PREFIX,
 )
 from .envelope import EnvelopeError, build_event
 from .models import BridgeConfigEntry
@@ -95,6 +96,9 @@ def _async_publish(
 ) -> ServiceResponse:
     if not is_valid_name(name):
         raise _validation_error(invalid_key, name=name)
+    if topic_fn is event_topic and name.startswith(STATUS_TYPE_PREFIX):
+        # Discovery maps status/... types to the status topics.
+        raise _validation_error("status_type_reserved", name=name)
     entry = async_get_target_entry(hass, call)
     settings = entry.runtime_data.settings
     topic = topic_fn(settings.topic_prefix, name)
@@ -110,6 +114,7 @@ def _async_publish(
     except EnvelopeError as err:
         raise _validation_error(err.reason, **err.placeholders) from err
     entry.runtime_data.publisher.async_submit(event)
+    entry.runtime_data.discovery.async_note_event_type(event_type)
     return {ATTR_EVENT_ID: event.event_id, ATTR_TOPIC: topic}
 
 
@@ -139,7 +144,7 @@ def async_setup_actions(hass: HomeAssistant) -> None:
             invalid_key="invalid_status_name",
             topic_fn=status_topic,
             # Status notices share the envelope; their type names the topic branch.
-            event_type=f"status/{name}",
+            event_type=f"{STATUS_TYPE_PREFIX}{name}",
         )
 
     hass.services.async_register(

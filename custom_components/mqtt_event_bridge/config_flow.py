@@ -13,6 +13,7 @@ from homeassistant.const import UnitOfTime
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -20,10 +21,13 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
     TextSelector,
+    TextSelectorConfig,
 )
 import voluptuous as vol
 
 from .const import (
+    CONF_DISCOVERY,
+    CONF_EVENT_TYPES,
     CONF_OUTBOX_SIZE,
     CONF_QOS,
     CONF_TOPIC_PREFIX,
@@ -39,7 +43,7 @@ from .const import (
     QOS_LEVELS,
 )
 from .models import BridgeSettings
-from .topics import prefix_error
+from .topics import is_valid_name, prefix_error
 
 PREFIX_SCHEMA = vol.Schema({vol.Required(CONF_TOPIC_PREFIX): TextSelector()})
 
@@ -184,18 +188,24 @@ class MqttEventBridgeOptionsFlow(OptionsFlow):
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask for QoS, TTL and the outbox size."""
+        """Ask for QoS, TTL, the outbox size and what discovery offers."""
         errors: dict[str, str] = {}
         if user_input is not None:
             errors = _delivery_errors(user_input)
             outbox_size = user_input[CONF_OUTBOX_SIZE]
             if outbox_size != int(outbox_size):
                 errors[CONF_OUTBOX_SIZE] = "outbox_not_whole"
+            event_types = [t.strip() for t in user_input[CONF_EVENT_TYPES] if t.strip()]
+            if not all(map(is_valid_name, event_types)):
+                errors[CONF_EVENT_TYPES] = "invalid_event_types"
             if not errors:
                 return self.async_create_entry(
                     data={
                         **_delivery_values(user_input),
                         CONF_OUTBOX_SIZE: int(outbox_size),
+                        CONF_DISCOVERY: user_input[CONF_DISCOVERY],
+                        # In the order given, each once.
+                        CONF_EVENT_TYPES: list(dict.fromkeys(event_types)),
                     }
                 )
         settings = BridgeSettings.from_entry(self.config_entry)
@@ -205,6 +215,12 @@ class MqttEventBridgeOptionsFlow(OptionsFlow):
                 vol.Required(
                     CONF_OUTBOX_SIZE, default=settings.outbox_size
                 ): OUTBOX_FIELD,
+                vol.Required(CONF_DISCOVERY, default=settings.discovery): (
+                    BooleanSelector()
+                ),
+                vol.Optional(
+                    CONF_EVENT_TYPES, default=list(settings.event_types)
+                ): TextSelector(TextSelectorConfig(multiple=True)),
             }
         )
         return self.async_show_form(

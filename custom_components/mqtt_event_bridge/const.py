@@ -9,11 +9,16 @@ CONF_QOS: Final = "qos"
 CONF_TTL: Final = "ttl"
 CONF_CONFIG_ENTRY_ID: Final = "config_entry_id"
 CONF_OUTBOX_SIZE: Final = "outbox_size"
+CONF_DISCOVERY: Final = "discovery"
+CONF_EVENT_TYPES: Final = "event_types"
 
 DEFAULT_TOPIC_PREFIX: Final = "ha-ai"
 DEFAULT_QOS: Final = 1
 DEFAULT_TTL: Final = 30
 DEFAULT_OUTBOX_SIZE: Final = 1_000
+DEFAULT_DISCOVERY: Final = True
+# Offered in the automation editor from the start, before their first publish.
+DEFAULT_EVENT_TYPES: Final = ("suggestion/generated", "status/analysis_complete")
 
 QOS_LEVELS: Final = (0, 1, 2)
 MIN_TTL: Final = 1
@@ -63,3 +68,11 @@ PUBLISHER_UPDATE_INTERVAL: Final = 1.0
 # How often events waiting for the broker are checked for expiry.
 EXPIRY_CHECK_INTERVAL: Final = 1.0
 OUTBOX_STORAGE_VERSION: Final = 1
+
+# Event types beginning with this are status notices (`<prefix>/status/<name>`).
+STATUS_TYPE_PREFIX: Final = "status/"
+# The envelope's event_type of camera events.
+CAMERA_EVENT_TYPE: Final = "camera/detection"
+# Event types remembered for discovery; beyond this, new ones are not added.
+MAX_EVENT_TYPES: Final = 200
+DISCOVERY_STORAGE_VERSION: Final = 1

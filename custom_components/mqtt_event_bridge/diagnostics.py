@@ -7,6 +7,7 @@ from typing import Any
 from homeassistant.components.diagnostics import REDACTED
 from homeassistant.core import HomeAssistant
 
+from .discovery import DEVICE_DISCOVERY
 from .models import BridgeConfigEntry
 
 # Responses are free-form: hide any value whose key looks like a credential.
@@ -45,6 +46,12 @@ async def async_get_config_entry_diagnostics(
             "outbox_size": data.publisher.outbox_size,
             "in_flight": data.publisher.in_flight,
             "last_latency_ms": data.publisher.last_latency_ms,
+        },
+        "discovery": {
+            "enabled": data.settings.discovery,
+            "device_based": DEVICE_DISCOVERY,
+            "event_types": data.discovery.event_types,
+            "published_topics": data.discovery.published_topics,
         },
         "responses": {
             "counters": asdict(responses.counters),

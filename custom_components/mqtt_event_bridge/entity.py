@@ -1,9 +1,11 @@
 """The base of every entity a bridge has: one device per entry."""
 
+from homeassistant.components.mqtt import DOMAIN as MQTT_DOMAIN
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity
 
 from .const import DOMAIN
+from .discovery import device_identifier
 from .models import BridgeConfigEntry
 
 
@@ -17,7 +19,12 @@ class BridgeEntity(Entity):
         """Tie the entity to the entry's device; the unique id survives restarts."""
         self._attr_unique_id = f"{entry.unique_id}_{key}"
         self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, entry.entry_id)},
+            # Also MQTT discovery's id for the device: its event entities and
+            # triggers join this device instead of making a second one.
+            identifiers={
+                (DOMAIN, entry.entry_id),
+                (MQTT_DOMAIN, device_identifier(entry.entry_id)),
+            },
             name=f"MQTT Event Bridge {entry.runtime_data.settings.topic_prefix}",
             manufacturer="MQTT Event Bridge",
             model="Event bridge",

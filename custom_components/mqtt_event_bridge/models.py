@@ -6,12 +6,17 @@ from typing import Self
 from homeassistant.config_entries import ConfigEntry
 
 from .const import (
+    CONF_DISCOVERY,
+    CONF_EVENT_TYPES,
     CONF_OUTBOX_SIZE,
     CONF_QOS,
     CONF_TOPIC_PREFIX,
     CONF_TTL,
+    DEFAULT_DISCOVERY,
+    DEFAULT_EVENT_TYPES,
     DEFAULT_OUTBOX_SIZE,
 )
+from .discovery import DiscoveryPublisher
 from .publisher import EventPublisher
 from .responses import ResponseListener
 
@@ -24,6 +29,8 @@ class BridgeSettings:
     qos: int
     ttl: int
     outbox_size: int
+    discovery: bool
+    event_types: tuple[str, ...]
 
     @classmethod
     def from_entry(cls, entry: ConfigEntry) -> Self:
@@ -33,6 +40,8 @@ class BridgeSettings:
             qos=int(entry.options.get(CONF_QOS, entry.data[CONF_QOS])),
             ttl=int(entry.options.get(CONF_TTL, entry.data[CONF_TTL])),
             outbox_size=int(entry.options.get(CONF_OUTBOX_SIZE, DEFAULT_OUTBOX_SIZE)),
+            discovery=bool(entry.options.get(CONF_DISCOVERY, DEFAULT_DISCOVERY)),
+            event_types=tuple(entry.options.get(CONF_EVENT_TYPES, DEFAULT_EVENT_TYPES)),
         )
 
 
@@ -43,6 +52,7 @@ class BridgeRuntimeData:
     settings: BridgeSettings
     publisher: EventPublisher
     responses: ResponseListener
+    discovery: DiscoveryPublisher
 
 
 type BridgeConfigEntry = ConfigEntry[BridgeRuntimeData]

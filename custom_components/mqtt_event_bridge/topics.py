@@ -47,3 +47,13 @@ def status_topic(prefix: str, name: str) -> str:
 def responses_filter(prefix: str) -> str:
     """Subscription filter for every response under the prefix."""
     return f"{prefix}/responses/#"
+
+
+def camera_filter(prefix: str) -> str:
+    """Subscription filter for the events of every camera."""
+    return f"{prefix}/camera/+/event"
+
+
+def availability_topic(prefix: str) -> str:
+    """Retained online/offline state of the bridge."""
+    return f"{prefix}/availability"

@@ -160,9 +160,17 @@ class Observer:
     messages: asyncio.Queue[MQTTMessage] = field(default_factory=asyncio.Queue)
 
     async def async_next(self) -> MQTTMessage:
-        """The next message the broker delivered."""
+        """Return the next event or response the broker delivered.
+
+        Availability and discovery messages are control traffic, skipped here.
+        """
         async with asyncio.timeout(WAIT):
-            return await self.messages.get()
+            while True:
+                message = await self.messages.get()
+                if not message.topic.endswith("/availability") and not (
+                    message.topic.startswith("homeassistant/")
+                ):
+                    return message
 
 
 @pytest.fixture

@@ -1,0 +1,374 @@
+"""Where MQTT discovery configs are built, published and cleared.
+
+Each known event type becomes an MQTT `event` entity and a device trigger on
+the bridge's device, for HA's MQTT integration (this HA, or another one on the
+same broker) to create. Configs are retained; what was published is kept in a
+Store, so that removing the bridge, or a type, leaves nothing on the broker.
+"""
+
+from dataclasses import dataclass, field
+import hashlib
+import logging
+from typing import Any, TypedDict
+
+from homeassistant.components import mqtt
+from homeassistant.components.mqtt.abbreviations import ABBREVIATIONS
+from homeassistant.components.mqtt.const import DEFAULT_BIRTH, DEFAULT_WILL
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.json import json_dumps
+from homeassistant.helpers.storage import Store
+from homeassistant.loader import async_get_integration
+
+from .const import (
+    CAMERA_EVENT_TYPE,
+    DISCOVERY_STORAGE_VERSION,
+    DOMAIN,
+    MAX_EVENT_TYPES,
+    STATUS_TYPE_PREFIX,
+)
+from .topics import availability_topic, camera_filter, event_topic, status_topic
+
+_LOGGER = logging.getLogger(__name__)
+
+ONLINE = "online"
+OFFLINE = "offline"
+# Device-based discovery (`<prefix>/device/<id>/config`) arrived in HA 2024.11;
+# where HA does not know its `cmps` key, one topic per component is used.
+DEVICE_DISCOVERY = ABBREVIATIONS.get("cmps") == "components"
+
+
+class StoredDiscovery(TypedDict):
+    """What the discovery Store keeps for an entry."""
+
+    event_types: list[str]
+    # Discovery topic -> {component id: platform} published there.
+    published: dict[str, dict[str, str]]
+    prefix: str | None
+
+
+def discovery_store(hass: HomeAssistant, entry_id: str) -> Store[StoredDiscovery]:
+    """Where an entry's event types and published configs are remembered."""
+    return Store(hass, DISCOVERY_STORAGE_VERSION, f"{DOMAIN}.{entry_id}.discovery")
+
+
+def device_identifier(entry_id: str) -> str:
+    """Return the MQTT device id; the bridge's own entities share the device."""
+    return f"mqtt_event_bridge_{entry_id}"
+
+
+def _object_id(event_type: str) -> str:
+    """Return a discovery id for an event type: readable, distinct per type."""
+    digest = hashlib.sha256(event_type.encode()).hexdigest()[:8]
+    return f"{event_type.replace('/', '_')}_{digest}"
+
+
+def type_topic(prefix: str, event_type: str) -> str:
+    """Return the topic events of a type are published to."""
+    if event_type.startswith(STATUS_TYPE_PREFIX):
+        return status_topic(prefix, event_type.removeprefix(STATUS_TYPE_PREFIX))
+    return event_topic(prefix, event_type)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HaStatus:
+    """HA's own birth and will, as its MQTT integration is configured."""
+
+    topic: str
+    online: str
+    # None when HA sends no will: then it cannot mark entities unavailable.
+    offline: str | None
+
+    @classmethod
+    def from_conf(cls, conf: dict[str, Any]) -> "HaStatus":
+        """Read them from the MQTT integration's settings."""
+        # An empty birth or will message means HA does not send it.
+        birth = conf.get(mqtt.CONF_BIRTH_MESSAGE) or DEFAULT_BIRTH
+        will = conf.get(mqtt.CONF_WILL_MESSAGE, DEFAULT_WILL)
+        return cls(
+            topic=str(birth.get("topic", DEFAULT_BIRTH["topic"])),
+            online=str(birth.get("payload", ONLINE)),
+            offline=str(will.get("payload", OFFLINE)) if will else None,
+        )
+
+
+@dataclass(kw_only=True, slots=True)
+class _Component:
+    object_id: str
+    platform: str
+    config: dict[str, Any]
+
+
+def _components(prefix: str, qos: int, event_types: list[str]) -> list[_Component]:
+    """Build an event entity and a device trigger per type, and for cameras."""
+    kinds = [(kind, type_topic(prefix, kind)) for kind in event_types]
+    kinds.append((CAMERA_EVENT_TYPE, camera_filter(prefix)))
+    components = []
+    for event_type, topic in kinds:
+        object_id = _object_id(event_type)
+        components.append(
+            _Component(
+                object_id=f"{object_id}_event",
+                platform="event",
+                config={
+                    "name": event_type,
+                    "state_topic": topic,
+                    "event_types": [event_type],
+                    "qos": qos,
+                },
+            )
+        )
+        components.append(
+            _Component(
+                object_id=f"{object_id}_trigger",
+                platform="device_automation",
+                config={
+                    "automation_type": "trigger",
+                    "topic": topic,
+                    "type": "event",
+                    "subtype": event_type,
+                    "qos": qos,
+                },
+            )
+        )
+    return components
+
+
+@dataclass(kw_only=True)
+class DiscoveryPublisher:
+    """Keeps one entry's discovery configs and availability on the broker."""
+
+    hass: HomeAssistant
+    entry: ConfigEntry
+    prefix: str
+    qos: int
+    enabled: bool
+    configured_types: list[str]
+    _store: Store[StoredDiscovery] = field(init=False)
+    _stored: StoredDiscovery = field(init=False)
+    _version: str = field(init=False, default="")
+    # Every type offered, for a cheap check on each publish.
+    _known: set[str] = field(init=False, default_factory=set)
+    _unsubscribe: list[CALLBACK_TYPE] = field(init=False, default_factory=list)
+
+    async def async_start(self) -> None:
+        """Restore what was published, then publish whenever MQTT (re)connects."""
+        self._store = discovery_store(self.hass, self.entry.entry_id)
+        self._stored = await self._store.async_load() or StoredDiscovery(
+            event_types=[], published={}, prefix=None
+        )
+        self._known = {*self.configured_types, *self._stored["event_types"]}
+        self._version = str((await async_get_integration(self.hass, DOMAIN)).version)
+        self._unsubscribe = [
+            mqtt.async_subscribe_connection_status(
+                self.hass, self._async_connection_changed
+            ),
+            await mqtt.async_subscribe(
+                self.hass, self._ha_status().topic, self._async_birth
+            ),
+            self.hass.bus.async_listen_once(
+                EVENT_HOMEASSISTANT_STOP, self._async_ha_stop
+            ),
+        ]
+        if mqtt.is_connected(self.hass):
+            await self._async_publish_all()
+
+    async def async_stop(self) -> None:
+        """Say offline; configs stay, so entities survive a reload or restart."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
+        await self._async_publish(availability_topic(self.prefix), OFFLINE)
+        # What was published must be known to the next start, or to a removal.
+        await self._store.async_save(self._stored)
+
+    @property
+    def event_types(self) -> list[str]:
+        """Configured types first, then those first seen in a publish."""
+        seen = [
+            t for t in self._stored["event_types"] if t not in self.configured_types
+        ]
+        return [*self.configured_types, *seen]
+
+    @property
+    def published_topics(self) -> list[str]:
+        """Discovery topics that hold a config of this bridge."""
+        return list(self._stored["published"])
+
+    @callback
+    def async_note_event_type(self, event_type: str) -> None:
+        """Remember a type seen in a publish, and offer it from now on."""
+        if (
+            event_type in self.configured_types
+            or event_type in self._stored["event_types"]
+        ):
+            return
+        if len(self._stored["event_types"]) >= MAX_EVENT_TYPES:
+            _LOGGER.warning(
+                "Not adding event type %s to discovery: %d types are the limit",
+                event_type,
+                MAX_EVENT_TYPES,
+            )
+            return
+        self._known.add(event_type)
+        self._stored["event_types"].append(event_type)
+        self._store.async_delay_save(lambda: self._stored, 1)
+        if mqtt.is_connected(self.hass):
+            self.entry.async_create_task(
+                self.hass, self._async_publish_all(), "publish discovery"
+            )
+
+    def _ha_status(self) -> HaStatus:
+        return HaStatus.from_conf(self.hass.data[mqtt.DATA_MQTT].client.conf)
+
+    def _discovery_prefix(self) -> str:
+        conf = self.hass.data[mqtt.DATA_MQTT].client.conf
+        return str(conf.get(mqtt.CONF_DISCOVERY_PREFIX, mqtt.DEFAULT_PREFIX))
+
+    @callback
+    def _async_connection_changed(self, connected: bool) -> None:  # noqa: FBT001
+        if connected:
+            self.entry.async_create_task(
+                self.hass, self._async_publish_all(), "publish discovery"
+            )
+
+    @callback
+    def _async_birth(self, msg: mqtt.ReceiveMessage) -> None:
+        if msg.payload == self._ha_status().online:
+            self.entry.async_create_task(
+                self.hass, self._async_publish_all(), "publish discovery"
+            )
+
+    async def _async_ha_stop(self, _event: Event) -> None:
+        await self._async_publish(availability_topic(self.prefix), OFFLINE)
+
+    async def _async_publish_all(self) -> None:
+        """Publish availability and every config; clear what is no longer wanted."""
+        old_prefix = self._stored["prefix"]
+        if old_prefix is not None and old_prefix != self.prefix:
+            # The prefix changed: the old availability topic must not linger.
+            await self._async_publish(availability_topic(old_prefix), "")
+        self._stored["prefix"] = self.prefix
+        await self._async_publish(availability_topic(self.prefix), ONLINE)
+        wanted: dict[str, dict[str, dict[str, Any]]] = {}
+        if self.enabled:
+            wanted = self._configs()
+        published = self._stored["published"]
+        for topic in [t for t in published if t not in wanted]:
+            await self._async_publish(topic, "")
+            del published[topic]
+        for topic, components in wanted.items():
+            payload = self._payload(components, published.get(topic, {}))
+            await self._async_publish(topic, json_dumps(payload))
+            published[topic] = {
+                object_id: config["platform"]
+                for object_id, config in components.items()
+            }
+        self._store.async_delay_save(lambda: self._stored, 1)
+
+    def _device(self) -> dict[str, Any]:
+        return {
+            "identifiers": [device_identifier(self.entry.entry_id)],
+            "name": f"MQTT Event Bridge {self.prefix}",
+            "manufacturer": "MQTT Event Bridge",
+            "model": "Event bridge",
+            "sw_version": self._version,
+        }
+
+    def _shared(self) -> dict[str, Any]:
+        """Origin and availability, the same for every component."""
+        availability: list[dict[str, str]] = [
+            {"topic": availability_topic(self.prefix)}
+        ]
+        status = self._ha_status()
+        if status.offline is not None:
+            # HA's will: if HA dies, its entities elsewhere go unavailable.
+            availability.append(
+                {
+                    "topic": status.topic,
+                    "payload_available": status.online,
+                    "payload_not_available": status.offline,
+                }
+            )
+        return {
+            "origin": {
+                "name": "MQTT Event Bridge",
+                "sw_version": self._version,
+                "support_url": "https://github.com/mqtt-event-bridge/mqtt-event-bridge",
+            },
+            "availability": availability,
+            # The newest availability message wins: a retained "online" of the
+            # bridge, or HA's will "offline" when HA is gone.
+            "availability_mode": "latest",
+        }
+
+    def _configs(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Discovery topic -> {component id: config}."""
+        discovery_prefix = self._discovery_prefix()
+        node_id = device_identifier(self.entry.entry_id)
+        # QoS is set per component: HA does not share it from the device level.
+        components = _components(self.prefix, self.qos, self.event_types)
+        for component in components:
+            component.config["unique_id"] = f"{node_id}_{component.object_id}"
+        if DEVICE_DISCOVERY:
+            return {
+                f"{discovery_prefix}/device/{node_id}/config": {
+                    c.object_id: {"platform": c.platform, **c.config}
+                    for c in components
+                }
+            }
+        return {
+            f"{discovery_prefix}/{c.platform}/{node_id}/{c.object_id}/config": {
+                c.object_id: {"platform": c.platform, **c.config}
+            }
+            for c in components
+        }
+
+    def _payload(
+        self,
+        components: dict[str, dict[str, Any]],
+        previous: dict[str, str],
+    ) -> dict[str, Any]:
+        if DEVICE_DISCOVERY:
+            # A component given with its platform alone is removed by HA.
+            removed = {
+                object_id: {"platform": platform}
+                for object_id, platform in previous.items()
+                if object_id not in components
+            }
+            return {
+                "device": self._device(),
+                **self._shared(),
+                "components": {**components, **removed},
+            }
+        [config] = components.values()
+        return {key: value for key, value in config.items() if key != "platform"} | {
+            "device": self._device(),
+            **self._shared(),
+        }
+
+    async def _async_publish(self, topic: str, payload: str) -> None:
+        """Publish retained; paho keeps a QoS 1 message until it can send it."""
+        try:
+            await mqtt.async_publish(self.hass, topic, payload, 1, retain=True)
+        except HomeAssistantError as err:
+            _LOGGER.debug("Publishing %s waits for the broker: %s", topic, err)
+
+
+async def async_clear_discovery(hass: HomeAssistant, entry_id: str) -> None:
+    """Clear every config and the availability a removed entry left retained."""
+    store = discovery_store(hass, entry_id)
+    stored = await store.async_load()
+    if stored is None:
+        return
+    topics = list(stored["published"])
+    if stored["prefix"] is not None:
+        topics.append(availability_topic(stored["prefix"]))
+    for topic in topics:
+        try:
+            await mqtt.async_publish(hass, topic, "", 1, retain=True)
+        except HomeAssistantError as err:
+            _LOGGER.warning("Could not clear %s from the broker: %s", topic, err)
+    await store.async_remove()

@@ -1,0 +1,431 @@
+"""MQTT discovery, against PHACC's mocked client (which feeds HA's own discovery)."""
+
+import json
+import logging
+from typing import Any
+
+from homeassistant.components.device_automation import (
+    DeviceAutomationType,
+    async_get_device_automations,
+)
+from homeassistant.components.mqtt import MQTT_CONNECTION_STATE
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_mqtt_message,
+)
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.mqtt_event_bridge.const import (
+    CONF_DISCOVERY,
+    CONF_EVENT_TYPES,
+    CONF_TOPIC_PREFIX,
+)
+from custom_components.mqtt_event_bridge.discovery import HaStatus
+from tests.conftest import call_action, make_entry
+
+# Newer HA keeps identifiers, and so devices, per config entry.
+SHARED_DEVICES = not hasattr(dr.DeviceRegistry, "async_get_device_by_identifier")
+
+
+def _retained(mqtt_mock: MqttMockHAClient, entry_id: str) -> list[tuple[str, Any]]:
+    """Retained publishes, the entry id replaced so that payloads are stable."""
+    result = []
+    for call in mqtt_mock.async_publish.call_args_list:
+        if call.args[3]:
+            topic = call.args[0].replace(entry_id, "ENTRY")
+            payload = call.args[1].replace(entry_id, "ENTRY")
+            result.append(
+                (topic, json.loads(payload) if payload[:1] == "{" else payload)
+            )
+    return result
+
+
+def _device_configs(mqtt_mock: MqttMockHAClient, entry_id: str) -> list[Any]:
+    return [
+        payload
+        for topic, payload in _retained(mqtt_mock, entry_id)
+        if topic == "homeassistant/device/mqtt_event_bridge_ENTRY/config"
+    ]
+
+
+async def test_configs_on_setup(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """Availability first, then one device config with every component."""
+    retained = _retained(mqtt_mock, init_integration.entry_id)
+    assert retained[0] == ("ha-ai/availability", "online")
+    assert retained == snapshot
+
+
+async def test_ha_creates_the_entities_and_triggers(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """HA's MQTT discovery turns the configs into entities on the bridge's device.
+
+    Where HA lets config entries share a device, the discovered entities join
+    the bridge's own device; newer HA keeps devices per config entry, and they
+    are on a device of the MQTT integration with the same name.
+    """
+    await hass.async_block_till_done()
+    [own_device] = dr.async_entries_for_config_entry(
+        device_registry, init_integration.entry_id
+    )
+    mqtt_entry = hass.config_entries.async_entries("mqtt")[0]
+    [device] = dr.async_entries_for_config_entry(device_registry, mqtt_entry.entry_id)
+    assert device.name == own_device.name == "MQTT Event Bridge ha-ai"
+    assert (device.id == own_device.id) is SHARED_DEVICES
+    discovered = {
+        e.entity_id
+        for e in er.async_entries_for_device(entity_registry, device.id)
+        if e.platform == "mqtt"
+    }
+    assert discovered == {
+        "event.mqtt_event_bridge_ha_ai_suggestion_generated",
+        "event.mqtt_event_bridge_ha_ai_status_analysis_complete",
+        "event.mqtt_event_bridge_ha_ai_camera_detection",
+    }
+    triggers = await async_get_device_automations(
+        hass, DeviceAutomationType.TRIGGER, [device.id]
+    )
+    subtypes = {t["subtype"] for t in triggers[device.id] if t["domain"] == "mqtt"}
+    assert subtypes == {
+        "suggestion/generated",
+        "status/analysis_complete",
+        "camera/detection",
+    }
+
+
+async def test_first_publish_adds_a_type_for_good(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
+) -> None:
+    """A type first seen in a publish is offered at once and after a reload."""
+    entry_id = init_integration.entry_id
+    await call_action(hass, "publish_event", {"event_type": "pattern/alert"})
+    await call_action(hass, "publish_status", {"name": "model_loaded"})
+    await call_action(hass, "publish_event", {"event_type": "pattern/alert"})
+    await hass.async_block_till_done()
+    latest = _device_configs(mqtt_mock, entry_id)[-1]["components"]
+    names = {c["name"] for c in latest.values() if c["platform"] == "event"}
+    assert names == {
+        "suggestion/generated",
+        "status/analysis_complete",
+        "camera/detection",
+        "pattern/alert",
+        "status/model_loaded",
+    }
+    # Each new type costs one config publish; a known one none.
+    assert len(_device_configs(mqtt_mock, entry_id)) == 3
+
+    mqtt_mock.async_publish.reset_mock()
+    assert await hass.config_entries.async_reload(entry_id)
+    await hass.async_block_till_done()
+    latest = _device_configs(mqtt_mock, entry_id)[-1]["components"]
+    assert "pattern/alert" in {c.get("name") for c in latest.values()}
+
+
+async def test_status_types_are_reserved_for_status_notices(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
+) -> None:
+    """publish_event may not use status/..., which discovery maps to status topics."""
+    with pytest.raises(ServiceValidationError) as err:
+        await call_action(hass, "publish_event", {"event_type": "status/x"})
+    assert err.value.translation_key == "status_type_reserved"
+
+
+async def test_republished_on_birth_and_reconnect(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
+) -> None:
+    """HA's birth message and a reconnect bring the configs back."""
+    entry_id = init_integration.entry_id
+    mqtt_mock.async_publish.reset_mock()
+    async_fire_mqtt_message(hass, "homeassistant/status", "offline")
+    await hass.async_block_till_done()
+    assert _device_configs(mqtt_mock, entry_id) == []
+
+    async_fire_mqtt_message(hass, "homeassistant/status", "online")
+    await hass.async_block_till_done()
+    assert len(_device_configs(mqtt_mock, entry_id)) == 1
+
+    mqtt_mock.connected = True
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, True)
+    await hass.async_block_till_done()
+    assert len(_device_configs(mqtt_mock, entry_id)) == 2
+
+
+async def test_unload_and_stop_say_offline_and_keep_configs(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
+) -> None:
+    """Offline on unload and on HA stop; configs stay so entities survive."""
+    entry_id = init_integration.entry_id
+    mqtt_mock.async_publish.reset_mock()
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert _retained(mqtt_mock, entry_id) == [("ha-ai/availability", "offline")]
+
+    mqtt_mock.async_publish.reset_mock()
+    assert await hass.config_entries.async_unload(entry_id)
+    assert _retained(mqtt_mock, entry_id) == [("ha-ai/availability", "offline")]
+
+
+async def test_options_remove_a_type_then_turn_discovery_off(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
+) -> None:
+    """A dropped type is removed from the device; discovery off clears the config."""
+    entry_id = init_integration.entry_id
+    mqtt_mock.async_publish.reset_mock()
+    hass.config_entries.async_update_entry(
+        init_integration, options={CONF_EVENT_TYPES: ["suggestion/generated"]}
+    )
+    await hass.async_block_till_done()
+    components = _device_configs(mqtt_mock, entry_id)[-1]["components"]
+    removed = {k: v for k, v in components.items() if set(v) == {"platform"}}
+    assert sorted(v["platform"] for v in removed.values()) == [
+        "device_automation",
+        "event",
+    ]
+    assert all(k.startswith("status_analysis_complete_") for k in removed)
+    # That HA then removes the entities is shown against a real broker: the
+    # mocked client echoes retained publishes with the retain flag, and HA
+    # takes only the first retained message per topic, as a broker sends them.
+
+    mqtt_mock.async_publish.reset_mock()
+    hass.config_entries.async_update_entry(
+        init_integration,
+        options={CONF_EVENT_TYPES: ["suggestion/generated"], CONF_DISCOVERY: False},
+    )
+    await hass.async_block_till_done()
+    assert _retained(mqtt_mock, entry_id) == [
+        ("ha-ai/availability", "offline"),
+        ("ha-ai/availability", "online"),
+        ("homeassistant/device/mqtt_event_bridge_ENTRY/config", ""),
+    ]
+
+
+async def test_new_prefix_clears_the_old_availability(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
+) -> None:
+    """After a prefix change nothing is left under the old prefix."""
+    entry_id = init_integration.entry_id
+    mqtt_mock.async_publish.reset_mock()
+    result = await init_integration.start_reconfigure_flow(hass)
+    await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_TOPIC_PREFIX: "home/ai"}
+    )
+    await hass.async_block_till_done()
+    retained = _retained(mqtt_mock, entry_id)
+    assert retained[:3] == [
+        ("ha-ai/availability", "offline"),
+        ("ha-ai/availability", ""),
+        ("home/ai/availability", "online"),
+    ]
+    topics = {
+        c.get("state_topic")
+        for c in _device_configs(mqtt_mock, entry_id)[-1]["components"].values()
+    }
+    assert "home/ai/events/suggestion/generated" in topics
+
+
+async def test_removal_clears_everything(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """Removing the bridge clears its config and availability, and its store."""
+    entry_id = init_integration.entry_id
+    await hass.async_block_till_done()
+    mqtt_mock.async_publish.reset_mock()
+    await hass.config_entries.async_remove(entry_id)
+    await hass.async_block_till_done()
+    assert sorted(_retained(mqtt_mock, entry_id)) == [
+        ("ha-ai/availability", ""),
+        ("ha-ai/availability", "offline"),
+        ("homeassistant/device/mqtt_event_bridge_ENTRY/config", ""),
+    ]
+    assert f"mqtt_event_bridge.{entry_id}.discovery" not in hass_storage
+
+
+async def test_removal_of_a_bridge_that_never_started(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """Nothing was published, so nothing is cleared."""
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert [c for c in mqtt_mock.async_publish.call_args_list if c.args[3]] == []
+
+
+async def test_per_component_topics_where_device_discovery_is_missing(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without device-based discovery, each component has its own topic."""
+    monkeypatch.setattr(
+        "custom_components.mqtt_event_bridge.discovery.DEVICE_DISCOVERY", False
+    )
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    retained = dict(_retained(mqtt_mock, entry.entry_id))
+    topics = sorted(t for t in retained if t.startswith("homeassistant/"))
+    assert len(topics) == 6
+    assert all(
+        t.startswith(
+            (
+                "homeassistant/event/mqtt_event_bridge_ENTRY/",
+                "homeassistant/device_automation/mqtt_event_bridge_ENTRY/",
+            )
+        )
+        for t in topics
+    )
+    event_config = next(
+        retained[t] for t in topics if "/event/" in t and "suggestion" in t
+    )
+    assert event_config["state_topic"] == "ha-ai/events/suggestion/generated"
+    assert event_config["device"]["name"] == "MQTT Event Bridge ha-ai"
+    assert event_config["availability_mode"] == "latest"
+    assert "platform" not in event_config
+
+    mqtt_mock.async_publish.reset_mock()
+    hass.config_entries.async_update_entry(
+        entry, options={CONF_EVENT_TYPES: ["suggestion/generated"]}
+    )
+    await hass.async_block_till_done()
+    cleared = [t for t, p in _retained(mqtt_mock, entry.entry_id) if p == ""]
+    assert len(cleared) == 2
+    assert all("status_analysis_complete" in t for t in cleared)
+
+
+async def test_type_limit(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Past the limit, new types are published but not offered."""
+    monkeypatch.setattr(
+        "custom_components.mqtt_event_bridge.discovery.MAX_EVENT_TYPES", 1
+    )
+    await call_action(hass, "publish_event", {"event_type": "one"})
+    await call_action(hass, "publish_event", {"event_type": "two"})
+    await hass.async_block_till_done()
+    names = {
+        c.get("name")
+        for c in _device_configs(mqtt_mock, init_integration.entry_id)[-1][
+            "components"
+        ].values()
+    }
+    assert "one" in names
+    assert "two" not in names
+    assert any(
+        r.levelno == logging.WARNING and "two" in r.message for r in caplog.records
+    )
+
+
+@pytest.mark.parametrize(
+    ("conf", "expected"),
+    [
+        (
+            {},
+            HaStatus(topic="homeassistant/status", online="online", offline="offline"),
+        ),
+        (
+            {"birth_message": {}, "will_message": {}},
+            HaStatus(topic="homeassistant/status", online="online", offline=None),
+        ),
+        (
+            {
+                "birth_message": {"topic": "ha/up", "payload": "yes"},
+                "will_message": {"topic": "ha/up", "payload": "no"},
+            },
+            HaStatus(topic="ha/up", online="yes", offline="no"),
+        ),
+    ],
+)
+def test_ha_status_from_mqtt_settings(conf: dict[str, Any], expected: HaStatus) -> None:
+    """HA's birth and will as configured, or HA's defaults."""
+    assert HaStatus.from_conf(conf) == expected
+
+
+async def test_waits_for_the_broker_then_publishes(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """Nothing is published while disconnected; everything once connected.
+
+    A bridge that never reached the broker leaves no availability to clear.
+    """
+    mqtt_mock.connected = False
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    retained = _retained(mqtt_mock, entry.entry_id)
+    assert retained == []
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    mqtt_mock.async_publish.reset_mock()
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert _retained(mqtt_mock, entry.entry_id) == []
+
+
+async def test_connecting_later_publishes(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """The configs go out when MQTT connects after the bridge started."""
+    mqtt_mock.connected = False
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    mqtt_mock.connected = True
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, True)
+    await hass.async_block_till_done()
+    assert len(_device_configs(mqtt_mock, entry.entry_id)) == 1
+
+
+@pytest.mark.parametrize(
+    "mqtt_config_entry_options", [{"birth_message": {}, "will_message": {}}]
+)
+async def test_without_a_will_only_the_bridge_decides(
+    hass: HomeAssistant,
+    mqtt_config_entry_options: dict[str, Any],
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+) -> None:
+    """If HA sends no will, its status topic cannot mark entities unavailable."""
+    [config] = _device_configs(mqtt_mock, init_integration.entry_id)
+    assert config["availability"] == [{"topic": "ha-ai/availability"}]
+
+
+async def test_removal_while_the_broker_refuses(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A config that cannot be cleared is reported, not silently left."""
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    mqtt_mock.async_publish.side_effect = HomeAssistantError("broker says no")
+    await hass.config_entries.async_remove(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert "Could not clear" in caplog.text
+    assert "broker says no" in caplog.text
