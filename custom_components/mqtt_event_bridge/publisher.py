@@ -117,6 +117,8 @@ class EventPublisher:
         self._running = False
         self._dispatching = False
         self._failing = False
+        # Whether the last save scheduled holds waiting events.
+        self._saved_waiting = True
         self._store = outbox_store(hass, entry.entry_id)
         self._listeners: list[CALLBACK_TYPE] = []
         self._notify = Debouncer(
@@ -300,9 +302,13 @@ class EventPublisher:
 
     @callback
     def _async_changed(self) -> None:
-        # Every change re-arms one delayed save, and HA's final write on
-        # shutdown performs a pending one: a stop of HA loses nothing waiting.
-        self._store.async_delay_save(self._stored_outbox, PUBLISHER_UPDATE_INTERVAL)
+        # A change to a non-empty outbox re-arms one delayed save, and HA's
+        # final write on shutdown performs a pending one: a stop of HA loses
+        # nothing waiting. While the outbox stays empty (connected, keeping
+        # up), there is nothing new to save.
+        if self._outbox or self._saved_waiting:
+            self._store.async_delay_save(self._stored_outbox, PUBLISHER_UPDATE_INTERVAL)
+            self._saved_waiting = bool(self._outbox)
         self._notify.async_schedule_call()
 
     @callback

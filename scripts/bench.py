@@ -1,0 +1,593 @@
+"""Benchmark the bridge against HA's own ways to publish, in one run.
+
+Starts a mosquitto of its own (default settings) on a free port, a real HA core
+(HA's test instance: the real core, in-memory storage) with the real MQTT
+integration and the bridge, and an independent paho subscriber. Then it
+measures, for the bridge and for two baselines publishing the same payload
+(HA's `mqtt.publish` action, and raw `mqtt.async_publish`): caller-side time,
+end-to-end latency (call -> subscriber), sequential and burst throughput; then
+memory, the outbox's memory with 10,000 events queued while the broker is down,
+and the recovery time after a broker restart. Prints a table, writes JSON.
+
+    scripts/bench [--n 2000] [--qos 0 1] [--json bench.json]
+"""
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable
+import cProfile
+from dataclasses import dataclass, field
+import gc
+import json
+import os
+from pathlib import Path
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from typing import Any
+
+from paho.mqtt.client import Client, MQTTMessage
+from paho.mqtt.enums import CallbackAPIVersion
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Imported after the repository is on the path, like HA imports it.
+from homeassistant import loader
+from homeassistant.components import mqtt
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_test_home_assistant,
+)
+
+from custom_components.mqtt_event_bridge.const import DOMAIN
+from custom_components.mqtt_event_bridge.envelope import build_event
+from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
+
+HOST = "127.0.0.1"
+PREFIX = "bench"
+WAIT = 60.0
+# Pause between sequential events, for every sender alike.
+SETTLE = 0.002
+TEXT = "person at the front door"
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Return the pct-th percentile (nearest rank) of values."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered)) - 1))
+    return ordered[rank]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    """p50/p95/p99/max in milliseconds."""
+    return {
+        "p50": percentile(values, 50) * 1000,
+        "p95": percentile(values, 95) * 1000,
+        "p99": percentile(values, 99) * 1000,
+        "max": max(values) * 1000,
+    }
+
+
+class Broker:
+    """mosquitto with its default settings on a free loopback port."""
+
+    def __init__(self, workdir: Path) -> None:
+        """Pick a port and write the config."""
+        with socket.socket() as sock:
+            sock.bind((HOST, 0))
+            self.port = int(sock.getsockname()[1])
+        self.conf = workdir / "mosquitto.conf"
+        self.conf.write_text(f"listener {self.port} {HOST}\nallow_anonymous true\n")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start and wait until it listens."""
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.process = subprocess.Popen(
+            [binary, "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((HOST, self.port), timeout=0.2).close()
+            except OSError:
+                time.sleep(0.05)
+            else:
+                return
+        msg = "mosquitto did not start"
+        raise RuntimeError(msg)
+
+    def stop(self) -> None:
+        """Stop it."""
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def rss_mb(self) -> float:
+        """Resident memory of the broker process."""
+        assert self.process is not None
+        return float(psutil.Process(self.process.pid).memory_info().rss / 2**20)
+
+
+@dataclass
+class Subscriber:
+    """An independent paho client recording when each sequence number arrives."""
+
+    port: int
+    loop: asyncio.AbstractEventLoop
+    arrivals: dict[str, dict[int, float]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    _waiters: dict[tuple[str, int], asyncio.Event] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        """Subscribe to everything under the bench prefix at QoS 2."""
+        ready = threading.Event()
+        self.client = Client(CallbackAPIVersion.VERSION2, client_id="bench-sub")
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *_: ready.set()
+        self.client.on_connect = lambda c, *_: c.subscribe(f"{PREFIX}/#", qos=2)
+        self.client.reconnect_delay_set(1, 1)
+        self.client.connect(HOST, self.port)
+        self.client.loop_start()
+        if not ready.wait(10):
+            msg = "subscriber did not subscribe"
+            raise RuntimeError(msg)
+
+    def stop(self) -> None:
+        """Disconnect."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_message(self, _client: Client, _userdata: object, msg: MQTTMessage) -> None:
+        now = time.perf_counter()
+        if msg.topic.endswith("/availability"):
+            return
+        payload = json.loads(msg.payload)
+        run, seq = payload["run"], payload["seq"]
+        with self._lock:
+            self.counts[run] = self.counts.get(run, 0) + 1
+            self.arrivals.setdefault(run, {}).setdefault(seq, now)
+            waiter = self._waiters.get((run, seq))
+        if waiter is not None:
+            self.loop.call_soon_threadsafe(waiter.set)
+
+    def waiter(self, run: str, seq: int) -> asyncio.Event:
+        """Return an event that is set when (run, seq) arrives."""
+        event = asyncio.Event()
+        with self._lock:
+            self._waiters[(run, seq)] = event
+            if seq in self.arrivals.get(run, {}):
+                event.set()
+        return event
+
+    async def wait_count(self, run: str, count: int) -> None:
+        """Wait until `count` distinct messages of a run arrived."""
+        async with asyncio.timeout(WAIT):
+            while len(self.arrivals.get(run, {})) < count:
+                await asyncio.sleep(0.005)
+
+
+Sender = Callable[[str, int, str], Awaitable[None]]
+
+
+def payloads(run: str, n: int) -> list[str]:
+    """Build the envelope the bridge would, with run and sequence, per event."""
+    now = dt_util.utcnow()
+    return [
+        build_event(
+            topic="x",
+            event_type="bench",
+            data={"run": run, "seq": seq, "text": TEXT},
+            qos=0,
+            ttl=60,
+            now=now,
+        ).payload
+        for seq in range(n)
+    ]
+
+
+async def measure(
+    name: str, run: str, n: int, send: Sender, sub: Subscriber, *, burst: bool
+) -> dict[str, Any]:
+    """Send n events of one sender; caller time, latency, throughput, losses."""
+    calls: list[float] = []
+    sent: dict[int, float] = {}
+    bodies = payloads(run, n)
+    started = time.perf_counter()
+    for seq in range(n):
+        waiter = None if burst else sub.waiter(run, seq)
+        before = time.perf_counter()
+        sent[seq] = before
+        await send(run, seq, bodies[seq])
+        calls.append(time.perf_counter() - before)
+        if waiter is not None:
+            async with asyncio.timeout(WAIT):
+                await waiter.wait()
+            # Let each sender finish its work for this event (the bridge's
+            # acknowledgement arrives after its call returned; the action's
+            # inside its call), so the next event starts on an idle loop.
+            await asyncio.sleep(SETTLE)
+    await sub.wait_count(run, n)
+    finished = max(sub.arrivals[run].values())
+    latencies = [sub.arrivals[run][seq] - sent[seq] for seq in range(n)]
+    return {
+        "name": name,
+        "mode": "burst" if burst else "sequential",
+        "n": n,
+        "caller_ms": summary(calls),
+        "e2e_ms": summary(latencies),
+        # Sequential runs pause between events: only a burst measures throughput.
+        "events_per_s": n / (finished - started) if burst else None,
+        "received": len(sub.arrivals[run]),
+        "duplicates": sub.counts[run] - len(sub.arrivals[run]),
+    }
+
+
+async def measure_interleaved(
+    senders: list[tuple[str, Sender]], qos: int, n: int, sub: Subscriber
+) -> list[dict[str, Any]]:
+    """Sequential latency, the senders taking turns event by event.
+
+    Taking turns spreads the machine's drift (other load, CPU clock) evenly over
+    the senders; each event starts on an idle loop.
+    """
+    calls: dict[str, list[float]] = {name: [] for name, _ in senders}
+    latencies: dict[str, list[float]] = {name: [] for name, _ in senders}
+    runs = {name: f"{name}-{qos}-sequential" for name, _ in senders}
+    bodies = {name: payloads(runs[name], n) for name, _ in senders}
+    for seq in range(n):
+        for name, send in senders:
+            run = runs[name]
+            waiter = sub.waiter(run, seq)
+            before = time.perf_counter()
+            await send(run, seq, bodies[name][seq])
+            calls[name].append(time.perf_counter() - before)
+            async with asyncio.timeout(WAIT):
+                await waiter.wait()
+            latencies[name].append(sub.arrivals[run][seq] - before)
+            await asyncio.sleep(SETTLE)
+    return [
+        {
+            "name": name,
+            "mode": "sequential",
+            "qos": qos,
+            "n": n,
+            "caller_ms": summary(calls[name]),
+            "e2e_ms": summary(latencies[name]),
+            "events_per_s": None,
+            "received": len(sub.arrivals[runs[name]]),
+            "duplicates": sub.counts[runs[name]] - len(sub.arrivals[runs[name]]),
+        }
+        for name, _ in senders
+    ]
+
+
+async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
+    """Do every measurement; return the figures."""
+    process = psutil.Process(os.getpid())
+    results: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}",
+        "n": args.n,
+        "runs": [],
+    }
+    with tempfile.TemporaryDirectory() as workdir:
+        # MQTT reads the (empty) YAML configuration when it sets up.
+        (Path(workdir) / "configuration.yaml").write_text("")
+        broker = Broker(Path(workdir))
+        broker.start()
+        try:
+            async with async_test_home_assistant(config_dir=workdir) as hass:
+                # HA's test instance hides custom integrations unless asked.
+                hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
+                results |= await _bench_in_hass(hass, broker, args, process)
+                await hass.async_stop(force=True)
+        finally:
+            broker.stop()
+    return results
+
+
+async def _bench_in_hass(
+    hass: HomeAssistant, broker: Broker, args: argparse.Namespace, process: Any
+) -> dict[str, Any]:
+    mqtt_entry = MockConfigEntry(
+        domain="mqtt",
+        data={"broker": HOST, "port": broker.port},
+        # No birth message: it would arrive mid-measurement.
+        options={"birth_message": {}},
+        version=1,
+        minor_version=2,
+    )
+    mqtt_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mqtt_entry.entry_id)
+    async with asyncio.timeout(WAIT):
+        while not mqtt.is_connected(hass):
+            await asyncio.sleep(0.05)
+
+    sub = Subscriber(broker.port, asyncio.get_running_loop())
+    sub.start()
+    out: dict[str, Any] = {"runs": []}
+    rss_start = process.memory_info().rss
+    try:
+        for qos in args.qos:
+            entry = MockConfigEntry(
+                domain=DOMAIN,
+                title=f"{PREFIX}{qos}",
+                unique_id=f"{PREFIX}/q{qos}",
+                data={"topic_prefix": f"{PREFIX}/q{qos}", "qos": qos, "ttl": 60},
+                # Discovery would publish configs mid-measurement; the outbox
+                # holds the whole outbox measurement.
+                options={"discovery": False, "outbox_size": args.outbox},
+            )
+            entry.add_to_hass(hass)
+            assert await hass.config_entries.async_setup(entry.entry_id)
+            topic = f"{PREFIX}/q{qos}/events/bench"
+
+            async def bridge(
+                run: str,
+                seq: int,
+                _body: str,
+                qos: int = qos,
+                entry_id: str = entry.entry_id,
+            ) -> None:
+                await hass.services.async_call(
+                    DOMAIN,
+                    "publish_event",
+                    {
+                        "event_type": "bench",
+                        "data": {
+                            "run": run,
+                            "seq": seq,
+                            "text": "person at the front door",
+                        },
+                        "qos": qos,
+                        "ttl": 60,
+                        "config_entry_id": entry_id,
+                    },
+                    blocking=True,
+                    return_response=True,
+                )
+
+            async def action(
+                _run: str, _seq: int, body: str, qos: int = qos, topic: str = topic
+            ) -> None:
+                await hass.services.async_call(
+                    "mqtt",
+                    "publish",
+                    {"topic": topic, "payload": body, "qos": qos},
+                    blocking=True,
+                )
+
+            async def raw(
+                _run: str, _seq: int, body: str, qos: int = qos, topic: str = topic
+            ) -> None:
+                await mqtt.async_publish(hass, topic, body, qos, retain=False)
+
+            pending: set[asyncio.Task[None]] = set()
+
+            async def raw_concurrent(
+                _run: str,
+                _seq: int,
+                body: str,
+                qos: int = qos,
+                topic: str = topic,
+                pending: set[asyncio.Task[None]] = pending,
+            ) -> None:
+                # The floor of a burst: every publish in flight at once.
+                task = hass.async_create_task(
+                    mqtt.async_publish(hass, topic, body, qos, retain=False)
+                )
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+
+            senders: list[tuple[str, Sender]] = [
+                ("bridge", bridge),
+                ("mqtt.publish action", action),
+                ("raw async_publish", raw),
+            ]
+            # Warm-up: imports, caches, the first subscriptions.
+            for name, send in senders:
+                run = f"warm-{name}-{qos}"
+                await measure(name, run, 20, send, sub, burst=False)
+            for result in await measure_interleaved(senders, qos, args.n, sub):
+                out["runs"].append(result)
+                print_row(result)
+            bursts: list[tuple[str, Sender]] = [
+                *senders[:2],
+                ("raw async_publish (concurrent)", raw_concurrent),
+            ]
+            for name, send in bursts:
+                run = f"{name}-{qos}-burst"
+                profiler = None
+                if args.profile and name == "bridge":
+                    profiler = cProfile.Profile()
+                    profiler.enable()
+                result = await measure(name, run, args.n, send, sub, burst=True)
+                if profiler is not None:
+                    profiler.disable()
+                    profiler.dump_stats(f"{args.profile}.qos{qos}")
+                result["qos"] = qos
+                out["runs"].append(result)
+                print_row(result)
+            await asyncio.gather(*pending)
+            await hass.async_block_till_done()
+        gc.collect()
+        out["ha_rss_growth_mb"] = (process.memory_info().rss - rss_start) / 2**20
+        out["mosquitto_rss_mb"] = broker.rss_mb()
+        out |= await _outbox_and_recovery(hass, broker, sub, args)
+    finally:
+        sub.stop()
+        # The bridges first: they say offline through MQTT.
+        for loaded in reversed(hass.config_entries.async_entries()):
+            await hass.config_entries.async_unload(loaded.entry_id)
+    return out
+
+
+async def _outbox_and_recovery(
+    hass: HomeAssistant, broker: Broker, sub: Subscriber, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Queue events with the broker down: their memory, then the flush after it."""
+    entry: BridgeConfigEntry = (
+        next(e for e in hass.config_entries.async_entries(DOMAIN) if e.data["qos"] == 1)
+        if 1 in args.qos
+        else hass.config_entries.async_entries(DOMAIN)[0]
+    )
+    publisher = entry.runtime_data.publisher
+    qos = entry.data["qos"]
+    broker.stop()
+    async with asyncio.timeout(WAIT):
+        while mqtt.is_connected(hass):
+            await asyncio.sleep(0.05)
+    queued = args.outbox
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for seq in range(queued):
+        await hass.services.async_call(
+            DOMAIN,
+            "publish_event",
+            {
+                "event_type": "bench",
+                "data": {"run": "outbox", "seq": seq},
+                "ttl": 600,
+                "config_entry_id": entry.entry_id,
+            },
+            blocking=True,
+            return_response=True,
+        )
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    outbox_bytes = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    expected = publisher.outbox_size
+    assert expected == min(queued, entry.runtime_data.settings.outbox_size)
+    published_before = publisher.counters.published
+    started = time.perf_counter()
+    broker.start()
+    async with asyncio.timeout(WAIT):
+        while not mqtt.is_connected(hass):
+            await asyncio.sleep(0.05)
+    connected = time.perf_counter() - started
+    # Flushed: the broker has acknowledged every queued event (QoS 1). A single
+    # subscriber may get fewer: mosquitto queues at most 1000 QoS 1/2 messages
+    # per client by default (max_queued_messages) and drops the rest.
+    async with asyncio.timeout(WAIT):
+        while publisher.counters.published - published_before < expected:
+            await asyncio.sleep(0.01)
+    flushed = time.perf_counter() - started
+    await asyncio.sleep(1)
+    row = {
+        "outbox_events": queued,
+        "outbox_kib": outbox_bytes / 1024,
+        "outbox_bytes_per_event": outbox_bytes / queued,
+        "recovery_reconnect_s": connected,
+        "recovery_flushed_s": flushed,
+        "recovery_qos": qos,
+        "recovery_acknowledged": publisher.counters.published - published_before,
+        "recovery_expected": expected,
+        "recovery_subscriber_received": len(sub.arrivals.get("outbox", {})),
+    }
+    print(
+        f"\noutbox: {queued} events queued while down use {row['outbox_kib']:.0f} KiB"
+        f" ({row['outbox_bytes_per_event']:.0f} B each)\n"
+        f"recovery: HA reconnected {connected:.1f} s after the broker came back"
+        f" (its retry interval is 10 s); all {expected} acknowledged by the broker"
+        f" after {flushed:.1f} s; the subscriber got"
+        f" {row['recovery_subscriber_received']} (mosquitto's per-client queue limit)"
+    )
+    return row
+
+
+def print_row(r: dict[str, Any]) -> None:
+    """One line of the table."""
+    c, e = r["caller_ms"], r["e2e_ms"]
+    rate = f"{r['events_per_s']:6.0f} ev/s | " if r["events_per_s"] else ""
+    print(
+        f"qos {r['qos']} {r['mode']:<10} {r['name']:<31} "
+        f"caller p50 {c['p50']:6.3f} p99 {c['p99']:6.3f} max {c['max']:7.2f} | "
+        f"e2e p50 {e['p50']:7.3f} p95 {e['p95']:7.3f} p99 {e['p99']:7.3f} "
+        f"max {e['max']:7.2f} ms | {rate}"
+        f"lost {r['n'] - r['received']} dup {r['duplicates']}",
+        flush=True,
+    )
+
+
+def ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Bridge against the baselines, per QoS and mode."""
+    rows = []
+    by_key = {(r["qos"], r["mode"], r["name"]): r for r in results["runs"]}
+    for qos in sorted({r["qos"] for r in results["runs"]}):
+        seq_b = by_key[(qos, "sequential", "bridge")]
+        seq_a = by_key[(qos, "sequential", "mqtt.publish action")]
+        seq_r = by_key[(qos, "sequential", "raw async_publish")]
+        bur_b = by_key[(qos, "burst", "bridge")]
+        bur_a = by_key[(qos, "burst", "mqtt.publish action")]
+        bur_r = by_key[(qos, "burst", "raw async_publish (concurrent)")]
+        rows.append(
+            {
+                "qos": qos,
+                "e2e_p50_vs_action": seq_b["e2e_ms"]["p50"] / seq_a["e2e_ms"]["p50"],
+                "e2e_p50_vs_raw": seq_b["e2e_ms"]["p50"] / seq_r["e2e_ms"]["p50"],
+                "burst_vs_action": bur_b["events_per_s"] / bur_a["events_per_s"],
+                "burst_vs_raw": bur_b["events_per_s"] / bur_r["events_per_s"],
+                "caller_p99_ms": max(
+                    seq_b["caller_ms"]["p99"], bur_b["caller_ms"]["p99"]
+                ),
+            }
+        )
+    return rows
+
+
+def main() -> int:
+    """Run, print, write JSON; exit 1 if any event was lost."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=1000, help="events per run")
+    parser.add_argument("--qos", type=int, nargs="+", default=[0, 1], choices=[0, 1, 2])
+    parser.add_argument(
+        "--outbox", type=int, default=10_000, help="events queued while down"
+    )
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="cProfile the bridge's sequential runs into this file",
+    )
+    args = parser.parse_args()
+    results = asyncio.run(run_bench(args))
+    results["ratios"] = ratios(results)
+    print("\nratios (bridge / baseline):")
+    for r in results["ratios"]:
+        print(
+            f"  qos {r['qos']}: e2e p50 x{r['e2e_p50_vs_action']:.2f} of the action,"
+            f" x{r['e2e_p50_vs_raw']:.2f} of raw; burst x{r['burst_vs_action']:.2f}"
+            f" of the action, x{r['burst_vs_raw']:.2f} of raw concurrent;"
+            f" caller p99 {r['caller_p99_ms']:.3f} ms"
+        )
+    print(
+        f"memory: HA RSS grew {results['ha_rss_growth_mb']:.1f} MB over the runs;"
+        f" mosquitto RSS {results['mosquitto_rss_mb']:.1f} MB"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    lost = [r for r in results["runs"] if r["received"] != r["n"]]
+    if lost or results["recovery_acknowledged"] < results["recovery_expected"]:
+        print("LOST EVENTS", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
