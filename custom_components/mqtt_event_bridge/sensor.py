@@ -51,18 +51,6 @@ def _follow_publisher(
     return data.publisher.async_add_listener(update)
 
 
-def _counter(
-    counters: Callable[[BridgeRuntimeData], Any], name: str
-) -> Callable[[BridgeRuntimeData, int], None]:
-    """Add a restored value back into a counter."""
-
-    def restore(data: BridgeRuntimeData, value: int) -> None:
-        target = counters(data)
-        setattr(target, name, getattr(target, name) + value)
-
-    return restore
-
-
 @dataclass(frozen=True, kw_only=True)
 class BridgeSensorDescription(SensorEntityDescription):
     """How a sensor reads the bridge's state."""
@@ -82,6 +70,34 @@ def _published(data: BridgeRuntimeData) -> PublishCounters:
     return data.publisher.counters
 
 
+def _counter(
+    key: str,
+    counters: Callable[[BridgeRuntimeData], Any],
+    field: str,
+    *,
+    diagnostic: bool = True,
+    attributes_fn: Callable[[BridgeRuntimeData], dict[str, Any] | None] = (
+        lambda _: None
+    ),
+) -> BridgeSensorDescription:
+    """Describe a counter that only grows and survives a restart."""
+
+    def restore(data: BridgeRuntimeData, value: int) -> None:
+        target = counters(data)
+        setattr(target, field, getattr(target, field) + value)
+
+    return BridgeSensorDescription(
+        key=key,
+        translation_key=key,
+        entity_category=EntityCategory.DIAGNOSTIC if diagnostic else None,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda data: int(getattr(counters(data), field)),
+        follow_fn=_follow_responses if counters is _responses else _follow_publisher,
+        attributes_fn=attributes_fn,
+        restore_fn=restore,
+    )
+
+
 SENSORS: tuple[BridgeSensorDescription, ...] = (
     BridgeSensorDescription(
         key="last_response",
@@ -92,31 +108,13 @@ SENSORS: tuple[BridgeSensorDescription, ...] = (
         attributes_fn=_last_response_attributes,
         follow_fn=_follow_responses,
     ),
-    BridgeSensorDescription(
-        key="responses_received",
-        translation_key="responses_received",
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=lambda data: data.responses.counters.received,
-        follow_fn=_follow_responses,
-        restore_fn=_counter(_responses, "received"),
-    ),
-    BridgeSensorDescription(
-        key="failed_responses",
-        translation_key="failed_responses",
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=lambda data: data.responses.counters.failed,
-        follow_fn=_follow_responses,
-        restore_fn=_counter(_responses, "failed"),
-    ),
-    BridgeSensorDescription(
-        key="rejected_responses",
-        translation_key="rejected_responses",
-        entity_category=EntityCategory.DIAGNOSTIC,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=lambda data: data.responses.counters.rejected,
+    _counter("responses_received", _responses, "received", diagnostic=False),
+    _counter("failed_responses", _responses, "failed", diagnostic=False),
+    _counter(
+        "rejected_responses",
+        _responses,
+        "rejected",
         attributes_fn=lambda data: dict(data.responses.counters.rejected_by_reason),
-        follow_fn=_follow_responses,
-        restore_fn=_counter(_responses, "rejected"),
     ),
     BridgeSensorDescription(
         key="response_round_trip",
@@ -129,42 +127,10 @@ SENSORS: tuple[BridgeSensorDescription, ...] = (
         value_fn=lambda data: data.responses.last_round_trip_ms,
         follow_fn=_follow_responses,
     ),
-    BridgeSensorDescription(
-        key="events_published",
-        translation_key="events_published",
-        entity_category=EntityCategory.DIAGNOSTIC,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=lambda data: data.publisher.counters.published,
-        follow_fn=_follow_publisher,
-        restore_fn=_counter(_published, "published"),
-    ),
-    BridgeSensorDescription(
-        key="events_expired",
-        translation_key="events_expired",
-        entity_category=EntityCategory.DIAGNOSTIC,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=lambda data: data.publisher.counters.expired,
-        follow_fn=_follow_publisher,
-        restore_fn=_counter(_published, "expired"),
-    ),
-    BridgeSensorDescription(
-        key="events_overflowed",
-        translation_key="events_overflowed",
-        entity_category=EntityCategory.DIAGNOSTIC,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=lambda data: data.publisher.counters.overflowed,
-        follow_fn=_follow_publisher,
-        restore_fn=_counter(_published, "overflowed"),
-    ),
-    BridgeSensorDescription(
-        key="publish_failures",
-        translation_key="publish_failures",
-        entity_category=EntityCategory.DIAGNOSTIC,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=lambda data: data.publisher.counters.failed,
-        follow_fn=_follow_publisher,
-        restore_fn=_counter(_published, "failed"),
-    ),
+    _counter("events_published", _published, "published"),
+    _counter("events_expired", _published, "expired"),
+    _counter("events_overflowed", _published, "overflowed"),
+    _counter("publish_failures", _published, "failed"),
     BridgeSensorDescription(
         key="outbox_size",
         translation_key="outbox_size",
