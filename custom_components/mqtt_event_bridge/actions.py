@@ -93,11 +93,11 @@ def _async_publish(
     invalid_key: str,
     topic_fn: Callable[[str, str], str],
     event_type: str,
+    reserved_prefix: str | None = None,
 ) -> ServiceResponse:
     if not is_valid_name(name):
         raise _validation_error(invalid_key, name=name)
-    if topic_fn is event_topic and name.startswith(STATUS_TYPE_PREFIX):
-        # Discovery maps status/... types to the status topics.
+    if reserved_prefix is not None and name.startswith(reserved_prefix):
         raise _validation_error("status_type_reserved", name=name)
     entry = async_get_target_entry(hass, call)
     settings = entry.runtime_data.settings
@@ -132,6 +132,8 @@ def async_setup_actions(hass: HomeAssistant) -> None:
             invalid_key="invalid_event_type",
             topic_fn=event_topic,
             event_type=event_type,
+            # Discovery maps status/... types to the status topics.
+            reserved_prefix=STATUS_TYPE_PREFIX,
         )
 
     @callback

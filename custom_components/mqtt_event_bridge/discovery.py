@@ -200,10 +200,7 @@ class DiscoveryPublisher:
     @callback
     def async_note_event_type(self, event_type: str) -> None:
         """Remember a type seen in a publish, and offer it from now on."""
-        if (
-            event_type in self.configured_types
-            or event_type in self._stored["event_types"]
-        ):
+        if event_type in self._known:
             return
         if len(self._stored["event_types"]) >= MAX_EVENT_TYPES:
             _LOGGER.warning(
@@ -216,9 +213,7 @@ class DiscoveryPublisher:
         self._stored["event_types"].append(event_type)
         self._store.async_delay_save(lambda: self._stored, 1)
         if mqtt.is_connected(self.hass):
-            self.entry.async_create_task(
-                self.hass, self._async_publish_all(), "publish discovery"
-            )
+            self._async_schedule_publish_all()
 
     def _ha_status(self) -> HaStatus:
         return HaStatus.from_conf(self.hass.data[mqtt.DATA_MQTT].client.conf)
@@ -230,16 +225,19 @@ class DiscoveryPublisher:
     @callback
     def _async_connection_changed(self, connected: bool) -> None:  # noqa: FBT001
         if connected:
-            self.entry.async_create_task(
-                self.hass, self._async_publish_all(), "publish discovery"
-            )
+            self._async_schedule_publish_all()
 
     @callback
     def _async_birth(self, msg: mqtt.ReceiveMessage) -> None:
         if msg.payload == self._ha_status().online:
-            self.entry.async_create_task(
-                self.hass, self._async_publish_all(), "publish discovery"
-            )
+            self._async_schedule_publish_all()
+
+    @callback
+    def _async_schedule_publish_all(self) -> None:
+        """Publish everything in a task of the entry, awaited on unload."""
+        self.entry.async_create_task(
+            self.hass, self._async_publish_all(), "publish discovery"
+        )
 
     @callback
     def _async_ha_stop(self, _event: Event) -> None:
