@@ -1,18 +1,22 @@
 """Config, options and reconfigure flows: every branch, then recovery."""
 
 from collections.abc import Generator
+from typing import Any
 from unittest.mock import AsyncMock, patch
 
-from homeassistant.config_entries import SOURCE_USER
+from homeassistant.config_entries import SOURCE_USER, ConfigFlowResult
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
+import voluptuous as vol
 
 from custom_components.mqtt_event_bridge.const import (
+    CONF_BASE_URL,
     CONF_DISCOVERY,
     CONF_EVENT_TYPES,
     CONF_OUTBOX_SIZE,
     CONF_QOS,
+    CONF_THUMBNAIL_LIFETIME,
     CONF_TOPIC_PREFIX,
     CONF_TTL,
     DOMAIN,
@@ -136,9 +140,32 @@ async def test_user_same_prefix_twice(hass: HomeAssistant) -> None:
     assert result["reason"] == "already_configured"
 
 
+def _shown(result: ConfigFlowResult) -> dict[str, Any]:
+    """What each field of a form shows: its default, or else its suggested value."""
+    assert result["data_schema"] is not None
+    return {
+        str(key): key.default()
+        if key.default is not vol.UNDEFINED
+        else (key.description or {}).get("suggested_value")
+        for key in result["data_schema"].schema
+    }
+
+
+# Options as a user types them, every field valid.
+VALID_OPTIONS: dict[str, Any] = {
+    CONF_QOS: "2",
+    CONF_TTL: 120,
+    CONF_OUTBOX_SIZE: 50.0,
+    CONF_DISCOVERY: False,
+    CONF_EVENT_TYPES: [" pattern/alert ", "", "pattern/alert", "status/x"],
+    CONF_BASE_URL: " https://ha.example.org:8443/ ",
+    CONF_THUMBNAIL_LIFETIME: 600.0,
+}
+
+
 @pytest.mark.usefixtures("mqtt_mock")
 async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) -> None:
-    """Options show the values in force, refuse a fractional TTL, then store ints."""
+    """Options show the values in force, refuse bad ones, then store clean values."""
     entry = make_entry(qos=1, ttl=30)
     entry.add_to_hass(hass)
     await hass.config_entries.async_setup(entry.entry_id)
@@ -146,14 +173,14 @@ async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) ->
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
-    assert result["data_schema"] is not None
-    defaults = {str(key): key.default() for key in result["data_schema"].schema}
-    assert defaults == {
+    assert _shown(result) == {
         CONF_QOS: "1",
         CONF_TTL: 30,
         CONF_OUTBOX_SIZE: 1000,
         CONF_DISCOVERY: True,
         CONF_EVENT_TYPES: ["suggestion/generated", "status/analysis_complete"],
+        CONF_BASE_URL: None,
+        CONF_THUMBNAIL_LIFETIME: 3600,
     }
 
     result = await hass.config_entries.options.async_configure(
@@ -164,6 +191,8 @@ async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) ->
             CONF_OUTBOX_SIZE: 9.5,
             CONF_DISCOVERY: True,
             CONF_EVENT_TYPES: ["ok/type", "Bad/+"],
+            CONF_BASE_URL: "ftp://ha.example.org",
+            CONF_THUMBNAIL_LIFETIME: 60.5,
         },
     )
     assert result["type"] is FlowResultType.FORM
@@ -171,17 +200,12 @@ async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) ->
         CONF_TTL: "ttl_not_whole",
         CONF_OUTBOX_SIZE: "outbox_not_whole",
         CONF_EVENT_TYPES: "invalid_event_types",
+        CONF_BASE_URL: "invalid_base_url",
+        CONF_THUMBNAIL_LIFETIME: "lifetime_not_whole",
     }
 
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"],
-        {
-            CONF_QOS: "2",
-            CONF_TTL: 120,
-            CONF_OUTBOX_SIZE: 50.0,
-            CONF_DISCOVERY: False,
-            CONF_EVENT_TYPES: [" pattern/alert ", "", "pattern/alert", "status/x"],
-        },
+        result["flow_id"], VALID_OPTIONS
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -191,18 +215,65 @@ async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) ->
         CONF_OUTBOX_SIZE: 50,
         CONF_DISCOVERY: False,
         CONF_EVENT_TYPES: ["pattern/alert", "status/x"],
+        CONF_BASE_URL: "https://ha.example.org:8443",
+        CONF_THUMBNAIL_LIFETIME: 600,
     }
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert result["data_schema"] is not None
-    defaults = {str(key): key.default() for key in result["data_schema"].schema}
-    assert defaults == {
+    assert _shown(result) == {
         CONF_QOS: "2",
         CONF_TTL: 120,
         CONF_OUTBOX_SIZE: 50,
         CONF_DISCOVERY: False,
         CONF_EVENT_TYPES: ["pattern/alert", "status/x"],
+        CONF_BASE_URL: "https://ha.example.org:8443",
+        CONF_THUMBNAIL_LIFETIME: 600,
     }
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "not a url",
+        "https://ha.example.org/?token=1",
+        "https://ha.example.org/#top",
+        "mqtt://ha.example.org",
+    ],
+)
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_options_refuse_base_url(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock, base_url: str
+) -> None:
+    """Only an http(s) URL without query or fragment can carry signed paths."""
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**VALID_OPTIONS, CONF_BASE_URL: base_url}
+    )
+    assert result["errors"] == {CONF_BASE_URL: "invalid_base_url"}
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_options_clear_base_url(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock
+) -> None:
+    """A cleared base URL is forgotten: links follow HA's own URL again."""
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    hass.config_entries.async_update_entry(
+        entry, options={CONF_BASE_URL: "https://old.example.org"}
+    )
+    for cleared in ({CONF_BASE_URL: "  "}, {}):
+        result = await hass.config_entries.options.async_init(entry.entry_id)
+        fields = {k: v for k, v in VALID_OPTIONS.items() if k != CONF_BASE_URL}
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {**fields, **cleared}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert CONF_BASE_URL not in entry.options
 
 
 @pytest.mark.usefixtures("mqtt_mock")

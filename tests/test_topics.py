@@ -4,6 +4,8 @@ import pytest
 
 from custom_components.mqtt_event_bridge.const import MAX_NAME_LENGTH
 from custom_components.mqtt_event_bridge.topics import (
+    camera_id_from,
+    camera_topic,
     event_topic,
     is_valid_name,
     prefix_error,
@@ -70,3 +72,24 @@ def test_topics() -> None:
         "ha-ai/events/suggestion/generated"
     )
     assert status_topic("p/q", "analysis_complete") == "p/q/status/analysis_complete"
+    assert camera_topic("p", "front_door") == "p/camera/front_door/event"
+
+
+@pytest.mark.parametrize(
+    ("text", "camera_id"),
+    [
+        ("front_door", "front_door"),
+        ("Front Door/1", "front_door_1"),
+        ("Caméra Jardin", "camera_jardin"),
+        ("a+b#c", "a_b_c"),
+        ("--x--", "x"),
+        ("+", ""),
+        ("#", ""),
+        ("\0", ""),
+        ("x" * (MAX_NAME_LENGTH + 5), "x" * MAX_NAME_LENGTH),
+    ],
+)
+def test_camera_id_from(text: str, camera_id: str) -> None:
+    """Camera ids become one safe level; nothing usable gives empty."""
+    assert camera_id_from(text) == camera_id
+    assert is_valid_name(camera_id) or not camera_id

@@ -8,19 +8,22 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .actions import async_setup_actions
+from .camera_event import CameraEvents
 from .const import DOMAIN
 from .discovery import DiscoveryPublisher, async_clear_discovery
 from .models import BridgeConfigEntry, BridgeRuntimeData, BridgeSettings
 from .publisher import EventPublisher, outbox_store
 from .responses import ResponseListener
+from .thumbnails import ThumbnailView
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the actions once, whatever entries exist."""
+    """Register the actions and the thumbnail view once, whatever entries exist."""
     async_setup_actions(hass)
+    hass.http.register_view(ThumbnailView())
     return True
 
 
@@ -47,13 +50,27 @@ async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bo
         enabled=settings.discovery,
         configured_types=list(settings.event_types),
     )
+    cameras = CameraEvents(
+        hass,
+        entry_id=entry.entry_id,
+        publisher=publisher,
+        base_url=settings.base_url,
+        thumbnail_lifetime=settings.thumbnail_lifetime,
+    )
     entry.runtime_data = BridgeRuntimeData(
-        settings=settings, publisher=publisher, responses=responses, discovery=discovery
+        settings=settings,
+        publisher=publisher,
+        responses=responses,
+        discovery=discovery,
+        cameras=cameras,
     )
     await discovery.async_start()
     entry.async_on_unload(discovery.async_stop)
     await publisher.async_start()
     entry.async_on_unload(publisher.async_stop)
+    # Unload runs these last-in first-out: events waiting for a snapshot reach
+    # the outbox before it is saved.
+    entry.async_on_unload(cameras.async_stop)
     entry.async_on_unload(await responses.async_start())
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))

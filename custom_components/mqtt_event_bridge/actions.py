@@ -21,6 +21,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
+from .camera_event import CAMERA_FIELDS, camera_fields
 from .const import (
     ATTR_DATA,
     ATTR_EVENT_ID,
@@ -34,13 +35,14 @@ from .const import (
     MAX_TTL,
     MIN_TTL,
     QOS_LEVELS,
+    SERVICE_PUBLISH_CAMERA_EVENT,
     SERVICE_PUBLISH_EVENT,
     SERVICE_PUBLISH_STATUS,
     STATUS_TYPE_PREFIX,
 )
 from .envelope import EnvelopeError, build_event
 from .models import BridgeConfigEntry
-from .topics import event_topic, is_valid_name, status_topic
+from .topics import camera_topic, event_topic, is_valid_name, status_topic
 
 _COMMON_FIELDS: dict[vol.Marker, Any] = {
     vol.Optional(ATTR_DATA, default=dict): dict,
@@ -55,6 +57,13 @@ PUBLISH_EVENT_SCHEMA = vol.Schema(
 )
 PUBLISH_STATUS_SCHEMA = vol.Schema(
     {vol.Required(ATTR_NAME): cv.string, **_COMMON_FIELDS}
+)
+# A camera event's own keys take the place of free-form data.
+PUBLISH_CAMERA_EVENT_SCHEMA = vol.Schema(
+    {
+        **CAMERA_FIELDS,
+        **{key: value for key, value in _COMMON_FIELDS.items() if key != ATTR_DATA},
+    }
 )
 
 
@@ -119,6 +128,27 @@ def _async_publish(
 
 
 @callback
+def _async_publish_camera_event(
+    hass: HomeAssistant, call: ServiceCall
+) -> ServiceResponse:
+    entry = async_get_target_entry(hass, call)
+    settings = entry.runtime_data.settings
+    try:
+        fields = camera_fields(hass, call.data)
+        topic = camera_topic(settings.topic_prefix, fields.camera_id)
+        event = entry.runtime_data.cameras.async_submit(
+            fields,
+            topic=topic,
+            qos=call.data.get(ATTR_QOS, settings.qos),
+            ttl=call.data.get(ATTR_TTL, settings.ttl),
+            now=dt_util.utcnow(),
+        )
+    except EnvelopeError as err:
+        raise _validation_error(err.reason, **err.placeholders) from err
+    return {ATTR_EVENT_ID: event.event_id, ATTR_TOPIC: topic}
+
+
+@callback
 def async_setup_actions(hass: HomeAssistant) -> None:
     """Register the publish actions."""
 
@@ -161,5 +191,17 @@ def async_setup_actions(hass: HomeAssistant) -> None:
         SERVICE_PUBLISH_STATUS,
         publish_status,
         schema=PUBLISH_STATUS_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+
+    @callback
+    def publish_camera_event(call: ServiceCall) -> ServiceResponse:
+        return _async_publish_camera_event(hass, call)
+
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_PUBLISH_CAMERA_EVENT,
+        publish_camera_event,
+        schema=PUBLISH_CAMERA_EVENT_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )

@@ -1,6 +1,7 @@
 """Config, options and reconfigure flows for MQTT Event Bridge."""
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import (
@@ -11,7 +12,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import UnitOfTime
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import config_validation as cv, entity_registry as er
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
@@ -22,14 +23,17 @@ from homeassistant.helpers.selector import (
     SelectSelectorMode,
     TextSelector,
     TextSelectorConfig,
+    TextSelectorType,
 )
 import voluptuous as vol
 
 from .const import (
+    CONF_BASE_URL,
     CONF_DISCOVERY,
     CONF_EVENT_TYPES,
     CONF_OUTBOX_SIZE,
     CONF_QOS,
+    CONF_THUMBNAIL_LIFETIME,
     CONF_TOPIC_PREFIX,
     CONF_TTL,
     DEFAULT_QOS,
@@ -37,8 +41,10 @@ from .const import (
     DEFAULT_TTL,
     DOMAIN,
     MAX_OUTBOX_SIZE,
+    MAX_THUMBNAIL_LIFETIME,
     MAX_TTL,
     MIN_OUTBOX_SIZE,
+    MIN_THUMBNAIL_LIFETIME,
     MIN_TTL,
     QOS_LEVELS,
 )
@@ -171,7 +177,7 @@ class MqttEventBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
-        """Options change QoS, TTL and the outbox size."""
+        """Options change delivery, discovery and thumbnail settings."""
         return MqttEventBridgeOptionsFlow()
 
 
@@ -182,13 +188,36 @@ OUTBOX_FIELD = NumberSelector(
 )
 
 
+LIFETIME_FIELD = NumberSelector(
+    NumberSelectorConfig(
+        min=MIN_THUMBNAIL_LIFETIME,
+        max=MAX_THUMBNAIL_LIFETIME,
+        step=1,
+        mode=NumberSelectorMode.BOX,
+        unit_of_measurement=UnitOfTime.SECONDS,
+    )
+)
+
+
+def _base_url(value: str) -> str:
+    """Check a base URL: http(s), no query or fragment; drop a trailing /."""
+    try:
+        url = cv.url(value.strip())
+    except vol.Invalid as err:
+        raise ValueError(value) from err
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        raise ValueError(value)
+    return url.rstrip("/")
+
+
 class MqttEventBridgeOptionsFlow(OptionsFlow):
     """Change the delivery settings of a bridge."""
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask for QoS, TTL, the outbox size and what discovery offers."""
+        """Ask for delivery, discovery and thumbnail settings."""
         errors: dict[str, str] = {}
         if user_input is not None:
             errors = _delivery_errors(user_input)
@@ -198,16 +227,28 @@ class MqttEventBridgeOptionsFlow(OptionsFlow):
             event_types = [t.strip() for t in user_input[CONF_EVENT_TYPES] if t.strip()]
             if not all(map(is_valid_name, event_types)):
                 errors[CONF_EVENT_TYPES] = "invalid_event_types"
+            lifetime = user_input[CONF_THUMBNAIL_LIFETIME]
+            if lifetime != int(lifetime):
+                errors[CONF_THUMBNAIL_LIFETIME] = "lifetime_not_whole"
+            # Left empty: HA's own URL, as it is when each event is published.
+            base_url: str | None = None
+            if user_input.get(CONF_BASE_URL, "").strip():
+                try:
+                    base_url = _base_url(user_input[CONF_BASE_URL])
+                except ValueError:
+                    errors[CONF_BASE_URL] = "invalid_base_url"
             if not errors:
-                return self.async_create_entry(
-                    data={
-                        **_delivery_values(user_input),
-                        CONF_OUTBOX_SIZE: int(outbox_size),
-                        CONF_DISCOVERY: user_input[CONF_DISCOVERY],
-                        # In the order given, each once.
-                        CONF_EVENT_TYPES: list(dict.fromkeys(event_types)),
-                    }
-                )
+                options: dict[str, Any] = {
+                    **_delivery_values(user_input),
+                    CONF_OUTBOX_SIZE: int(outbox_size),
+                    CONF_DISCOVERY: user_input[CONF_DISCOVERY],
+                    # In the order given, each once.
+                    CONF_EVENT_TYPES: list(dict.fromkeys(event_types)),
+                    CONF_THUMBNAIL_LIFETIME: int(lifetime),
+                }
+                if base_url is not None:
+                    options[CONF_BASE_URL] = base_url
+                return self.async_create_entry(data=options)
         settings = BridgeSettings.from_entry(self.config_entry)
         schema = vol.Schema(
             {
@@ -221,6 +262,13 @@ class MqttEventBridgeOptionsFlow(OptionsFlow):
                 vol.Optional(
                     CONF_EVENT_TYPES, default=list(settings.event_types)
                 ): TextSelector(TextSelectorConfig(multiple=True)),
+                # A suggestion, not a default: a cleared field stays cleared.
+                vol.Optional(
+                    CONF_BASE_URL, description={"suggested_value": settings.base_url}
+                ): TextSelector(TextSelectorConfig(type=TextSelectorType.URL)),
+                vol.Required(
+                    CONF_THUMBNAIL_LIFETIME, default=settings.thumbnail_lifetime
+                ): LIFETIME_FIELD,
             }
         )
         return self.async_show_form(

@@ -11,12 +11,16 @@ CONF_CONFIG_ENTRY_ID: Final = "config_entry_id"
 CONF_OUTBOX_SIZE: Final = "outbox_size"
 CONF_DISCOVERY: Final = "discovery"
 CONF_EVENT_TYPES: Final = "event_types"
+CONF_BASE_URL: Final = "base_url"
+CONF_THUMBNAIL_LIFETIME: Final = "thumbnail_lifetime"
 
 DEFAULT_TOPIC_PREFIX: Final = "ha-ai"
 DEFAULT_QOS: Final = 1
 DEFAULT_TTL: Final = 30
 DEFAULT_OUTBOX_SIZE: Final = 1_000
 DEFAULT_DISCOVERY: Final = True
+# Long enough to open a notification a while after it arrived.
+DEFAULT_THUMBNAIL_LIFETIME: Final = 3_600
 # Offered in the automation editor from the start, before their first publish.
 DEFAULT_EVENT_TYPES: Final = ("suggestion/generated", "status/analysis_complete")
 
@@ -25,6 +29,8 @@ MIN_TTL: Final = 1
 MAX_TTL: Final = 86_400
 MIN_OUTBOX_SIZE: Final = 1
 MAX_OUTBOX_SIZE: Final = 100_000
+MIN_THUMBNAIL_LIFETIME: Final = 60
+MAX_THUMBNAIL_LIFETIME: Final = 7 * 86_400
 
 # Long enough for any sensible prefix, short enough that every topic we build
 # stays readable and far below MQTT's 65,535-byte topic limit.
@@ -37,6 +43,7 @@ MAX_PAYLOAD_BYTES: Final = 65_536
 
 SERVICE_PUBLISH_EVENT: Final = "publish_event"
 SERVICE_PUBLISH_STATUS: Final = "publish_status"
+SERVICE_PUBLISH_CAMERA_EVENT: Final = "publish_camera_event"
 
 ATTR_EVENT_TYPE: Final = "event_type"
 ATTR_NAME: Final = "name"
@@ -45,6 +52,9 @@ ATTR_QOS: Final = "qos"
 ATTR_TTL: Final = "ttl"
 ATTR_EVENT_ID: Final = "event_id"
 ATTR_TOPIC: Final = "topic"
+ATTR_CAMERA_ID: Final = "camera_id"
+ATTR_CAMERA_NAME: Final = "camera_name"
+ATTR_THUMBNAIL_URL: Final = "thumbnail_url"
 
 # Responses arrive from anyone on the broker: a bounded size keeps a flood of
 # large messages from costing memory, and keeps event attributes small.
@@ -76,3 +86,12 @@ CAMERA_EVENT_TYPE: Final = "camera/detection"
 # Event types remembered for discovery; beyond this, new ones are not added.
 MAX_EVENT_TYPES: Final = 200
 DISCOVERY_STORAGE_VERSION: Final = 1
+
+# Camera snapshots kept for their thumbnail links, per bridge: the oldest goes
+# first when either bound is reached. A snapshot larger than the byte bound is
+# not kept at all (its event carries no link).
+MAX_THUMBNAILS: Final = 100
+MAX_THUMBNAIL_BYTES: Final = 20 * 1024 * 1024
+# The longest a camera event waits for its snapshot before it is published
+# without one; never longer than the event's own time to live.
+SNAPSHOT_TIMEOUT: Final = 5.0

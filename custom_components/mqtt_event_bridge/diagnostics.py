@@ -1,4 +1,4 @@
-"""Config-entry diagnostics: settings, counters and the last responses."""
+"""Config-entry diagnostics: settings, counters, snapshots and the last responses."""
 
 from dataclasses import asdict
 import re
@@ -52,6 +52,12 @@ async def async_get_config_entry_diagnostics(
             "device_based": DEVICE_DISCOVERY,
             "event_types": data.discovery.event_types,
             "published_topics": data.discovery.published_topics,
+        },
+        "cameras": {
+            "counters": asdict(data.cameras.counters),
+            "waiting_for_snapshot": data.cameras.waiting,
+            "thumbnails_kept": len(data.cameras.thumbnails),
+            "thumbnail_bytes": data.cameras.thumbnails.total_bytes,
         },
         "responses": {
             "counters": asdict(responses.counters),

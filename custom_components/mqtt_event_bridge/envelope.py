@@ -43,11 +43,16 @@ def build_event(
     qos: int,
     ttl: int,
     now: datetime,
+    event_id: str | None = None,
 ) -> OutgoingEvent:
-    """Wrap a caller's data in the envelope and encode it with HA's JSON encoder."""
+    """Wrap a caller's data in the envelope and encode it with HA's JSON encoder.
+
+    `event_id` is given only to rebuild an event already announced to a caller.
+    """
     if clashes := RESERVED_KEYS.intersection(data):
         raise EnvelopeError("reserved_key", keys=", ".join(sorted(clashes)))
-    event_id = str(uuid.uuid4())
+    if event_id is None:
+        event_id = str(uuid.uuid4())
     expires_at = now + timedelta(seconds=ttl)
     envelope = {
         "event_id": event_id,

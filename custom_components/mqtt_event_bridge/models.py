@@ -5,16 +5,20 @@ from typing import Self
 
 from homeassistant.config_entries import ConfigEntry
 
+from .camera_event import CameraEvents
 from .const import (
+    CONF_BASE_URL,
     CONF_DISCOVERY,
     CONF_EVENT_TYPES,
     CONF_OUTBOX_SIZE,
     CONF_QOS,
+    CONF_THUMBNAIL_LIFETIME,
     CONF_TOPIC_PREFIX,
     CONF_TTL,
     DEFAULT_DISCOVERY,
     DEFAULT_EVENT_TYPES,
     DEFAULT_OUTBOX_SIZE,
+    DEFAULT_THUMBNAIL_LIFETIME,
 )
 from .discovery import DiscoveryPublisher
 from .publisher import EventPublisher
@@ -31,6 +35,9 @@ class BridgeSettings:
     outbox_size: int
     discovery: bool
     event_types: tuple[str, ...]
+    # Where thumbnail links point; None: HA's own URL at the time of the event.
+    base_url: str | None
+    thumbnail_lifetime: int
 
     @classmethod
     def from_entry(cls, entry: ConfigEntry) -> Self:
@@ -42,6 +49,10 @@ class BridgeSettings:
             outbox_size=int(entry.options.get(CONF_OUTBOX_SIZE, DEFAULT_OUTBOX_SIZE)),
             discovery=bool(entry.options.get(CONF_DISCOVERY, DEFAULT_DISCOVERY)),
             event_types=tuple(entry.options.get(CONF_EVENT_TYPES, DEFAULT_EVENT_TYPES)),
+            base_url=entry.options.get(CONF_BASE_URL),
+            thumbnail_lifetime=int(
+                entry.options.get(CONF_THUMBNAIL_LIFETIME, DEFAULT_THUMBNAIL_LIFETIME)
+            ),
         )
 
 
@@ -53,6 +64,7 @@ class BridgeRuntimeData:
     publisher: EventPublisher
     responses: ResponseListener
     discovery: DiscoveryPublisher
+    cameras: CameraEvents
 
 
 type BridgeConfigEntry = ConfigEntry[BridgeRuntimeData]

@@ -7,6 +7,8 @@ each check below returns the translation key of the problem, or None.
 from collections.abc import Callable
 import re
 
+from slugify import slugify
+
 from .const import MAX_NAME_LENGTH, MAX_PREFIX_LENGTH
 
 # One or more levels of lowercase letters, digits, "_" and "-", joined by "/".
@@ -42,6 +44,22 @@ def event_topic(prefix: str, event_type: str) -> str:
 def status_topic(prefix: str, name: str) -> str:
     """Topic of a status notice."""
     return f"{prefix}/status/{name}"
+
+
+def camera_id_from(text: str) -> str:
+    """Turn a camera's name or id into one topic level of [a-z0-9_-].
+
+    Letters lose their accents (or are transliterated), every other run of
+    characters becomes "_", dashes stay. Empty when nothing usable is left
+    (for example "+" or "#"), which callers refuse.
+    """
+    parts = (slugify(part, separator="_") for part in text.split("-"))
+    return "-".join(filter(None, parts))[:MAX_NAME_LENGTH]
+
+
+def camera_topic(prefix: str, camera_id: str) -> str:
+    """Topic of one camera's events."""
+    return f"{prefix}/camera/{camera_id}/event"
 
 
 def responses_filter(prefix: str) -> str:

@@ -1,0 +1,548 @@
+"""Camera events: payload, camera ids, snapshots and their signed links."""
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from http import HTTPStatus
+import json
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp.test_utils import TestClient
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_mqtt_message,
+    async_mock_service,
+)
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+from syrupy.assertion import SnapshotAssertion
+import yaml
+
+from custom_components.mqtt_event_bridge import camera_event, envelope
+from custom_components.mqtt_event_bridge.const import (
+    CONF_BASE_URL,
+    CONF_THUMBNAIL_LIFETIME,
+)
+from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
+from tests.conftest import call_action, event_calls, published
+from tests.fake_camera import HANG, FakeCamera, async_setup_cameras
+
+type ClientFactory = Callable[[], Awaitable[TestClient[Any, Any]]]
+
+JPEG = b"\xff\xd8\xff\xe0 front door at 14:02 \xff\xd9"
+PNG = b"\x89PNG\r\n\x1a\n garden"
+NOW = "2026-11-23T14:02:00+00:00"
+
+# The fields every camera event needs, for a camera HA does not know.
+MINIMAL = {
+    "camera_id": "garden-cam-2",
+    "camera_name": "Garden",
+    "description": "Person walking along the hedge",
+    "objects_detected": ["person"],
+    "confidence": 87,
+    "source_type": "ai_analysis",
+}
+FULL = {
+    **MINIMAL,
+    "smart_detection_type": "person",
+    "is_doorbell_ring": False,
+    "provider_used": "openai",
+    "analysis_mode": "detailed",
+    "ai_confidence": 92.5,
+    "correlation_group_id": "visitor-1402",
+    "thumbnail_url": "https://nvr.example.org/snapshots/1402.jpg",
+}
+FRONT_DOOR = {
+    "entity_id": "camera.front_door",
+    "description": "Person approaching the front door with a package",
+    "objects_detected": ["person", "package"],
+    "confidence": 91,
+    "source_type": "ai_analysis",
+}
+
+
+@pytest.fixture
+async def cameras(hass: HomeAssistant) -> dict[str, FakeCamera]:
+    """A working, a failing and a silent HA camera."""
+    found = {
+        "front_door": FakeCamera("Front Door", JPEG),
+        "garden": FakeCamera("Garden", PNG, content_type="image/png"),
+        "broken": FakeCamera("Broken", OSError("connection refused")),
+        "silent": FakeCamera("Silent", HANG),
+    }
+    await async_setup_cameras(hass, *found.values())
+    return found
+
+
+async def _publish(hass: HomeAssistant, data: dict[str, Any]) -> dict[str, Any]:
+    response = await call_action(hass, "publish_camera_event", data)
+    await hass.async_block_till_done()
+    return response
+
+
+def _path(url: str) -> str:
+    """The part of a link the test client requests: path and query."""
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+def _only_event(mqtt_mock: MqttMockHAClient) -> tuple[str, dict[str, Any], int]:
+    [(topic, payload, qos, retain)] = published(mqtt_mock)
+    assert retain is False
+    return topic, payload, qos
+
+
+@pytest.mark.usefixtures("init_integration")
+@pytest.mark.parametrize("fields", [MINIMAL, FULL], ids=["minimal", "full"])
+async def test_payload(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    freezer: FrozenDateTimeFactory,
+    snapshot: SnapshotAssertion,
+    fields: dict[str, Any],
+) -> None:
+    """The envelope plus the camera keys; optional keys only when given."""
+    freezer.move_to(NOW)
+    response = await _publish(hass, fields)
+
+    topic, payload, qos = _only_event(mqtt_mock)
+    assert (topic, qos) == ("ha-ai/camera/garden-cam-2/event", 1)
+    assert response == {"event_id": payload.pop("event_id"), "topic": topic}
+    assert payload == snapshot
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_minimal_has_no_optional_keys(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """Keys the caller did not give are absent, not null; thumbnail_url is null."""
+    await _publish(hass, MINIMAL)
+    _, payload, _ = _only_event(mqtt_mock)
+    assert set(payload) == {
+        "event_id",
+        "event_type",
+        "timestamp",
+        "ttl",
+        "expires_at",
+        "camera_id",
+        "camera_name",
+        "description",
+        "objects_detected",
+        "confidence",
+        "source_type",
+        "thumbnail_url",
+    }
+    assert payload["thumbnail_url"] is None
+    assert payload["event_type"] == "camera/detection"
+
+
+@pytest.mark.usefixtures("init_integration")
+@pytest.mark.parametrize(
+    ("camera_id", "level"),
+    [
+        ("Front Door/1", "front_door_1"),
+        ("Küche", "kuche"),
+        ("カメラ", "kamera"),
+        ("cam+1", "cam_1"),
+        ("#garage", "garage"),
+        ("porch-cam--2", "porch-cam-2"),
+        ("$SYS/x", "sys_x"),
+    ],
+)
+async def test_camera_id_is_sanitised(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, camera_id: str, level: str
+) -> None:
+    """Any camera id becomes one topic level of [a-z0-9_-], in topic and payload."""
+    response = await _publish(hass, {**MINIMAL, "camera_id": camera_id})
+    topic, payload, _ = _only_event(mqtt_mock)
+    assert topic == response["topic"] == f"ha-ai/camera/{level}/event"
+    assert payload["camera_id"] == level
+
+
+@pytest.mark.usefixtures("init_integration", "cameras")
+async def test_ha_camera_thumbnail_link(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    hass_client_no_auth: ClientFactory,
+) -> None:
+    """An HA camera gives id, name and a link that returns the exact snapshot."""
+    response = await _publish(hass, FRONT_DOOR)
+
+    topic, payload, _ = _only_event(mqtt_mock)
+    assert topic == "ha-ai/camera/front_door/event"
+    assert response["event_id"] == payload["event_id"]
+    assert payload["camera_id"] == "front_door"
+    assert payload["camera_name"] == "Front Door"
+    url = urlsplit(payload["thumbnail_url"])
+    assert url.scheme in {"http", "https"}
+    assert url.netloc
+    assert "authSig=" in url.query
+
+    client = await hass_client_no_auth()
+    answer = await client.get(_path(payload["thumbnail_url"]))
+    assert answer.status == HTTPStatus.OK
+    assert answer.content_type == "image/jpeg"
+    assert await answer.read() == JPEG
+
+
+@pytest.mark.usefixtures("init_integration", "cameras")
+async def test_camera_name_and_content_type(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    hass_client_no_auth: ClientFactory,
+) -> None:
+    """A given camera_name wins over the entity's; the camera's content type is kept."""
+    await _publish(
+        hass, {**FRONT_DOOR, "entity_id": "camera.garden", "camera_name": "Back"}
+    )
+    _, payload, _ = _only_event(mqtt_mock)
+    assert (payload["camera_id"], payload["camera_name"]) == ("garden", "Back")
+    client = await hass_client_no_auth()
+    answer = await client.get(_path(payload["thumbnail_url"]))
+    assert answer.status == HTTPStatus.OK
+    assert answer.content_type == "image/png"
+    assert await answer.read() == PNG
+
+
+async def _thumbnail_link(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> str:
+    """Publish a front-door event and return the path of its thumbnail link."""
+    mqtt_mock.async_publish.reset_mock()
+    await _publish(hass, FRONT_DOOR)
+    _, payload, _ = _only_event(mqtt_mock)
+    return _path(payload["thumbnail_url"])
+
+
+@pytest.mark.usefixtures("init_integration", "cameras")
+async def test_links_that_are_refused(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    hass_client_no_auth: ClientFactory,
+) -> None:
+    """Without its signature, with a changed one, or for another event: 401."""
+    first = await _thumbnail_link(hass, mqtt_mock)
+    second = await _thumbnail_link(hass, mqtt_mock)
+    path, signature = first.split("?authSig=")
+    other_path = second.split("?")[0]
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    client = await hass_client_no_auth()
+
+    for refused in (
+        path,
+        f"{path}?authSig={flipped}",
+        f"{path}?authSig={signature}&extra=1",
+        f"{other_path}?authSig={signature}",
+        "/api/mqtt_event_bridge/thumbnail/any/any",
+    ):
+        answer = await client.get(refused)
+        assert answer.status == HTTPStatus.UNAUTHORIZED, refused
+    assert (await client.get(first)).status == HTTPStatus.OK
+
+
+@pytest.mark.usefixtures("cameras")
+async def test_link_expires(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    mock_config_entry: MockConfigEntry,
+    hass_client_no_auth: ClientFactory,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A link works for the configured lifetime, then is refused."""
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry, options={CONF_THUMBNAIL_LIFETIME: 120}
+    )
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    link = await _thumbnail_link(hass, mqtt_mock)
+    client = await hass_client_no_auth()
+
+    freezer.tick(timedelta(seconds=110))
+    assert (await client.get(link)).status == HTTPStatus.OK
+    freezer.tick(timedelta(seconds=20))
+    assert (await client.get(link)).status == HTTPStatus.UNAUTHORIZED
+
+
+@pytest.mark.usefixtures("cameras")
+async def test_evicted_snapshot_is_not_found(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    mock_config_entry: MockConfigEntry,
+    hass_client_no_auth: ClientFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cache keeps the newest snapshots; an older valid link then gives 404."""
+    monkeypatch.setattr(camera_event, "MAX_THUMBNAILS", 2)
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    links = [await _thumbnail_link(hass, mqtt_mock) for _ in range(3)]
+    client = await hass_client_no_auth()
+
+    assert (await client.get(links[0])).status == HTTPStatus.NOT_FOUND
+    for link in links[1:]:
+        assert (await client.get(link)).status == HTTPStatus.OK
+    entry: BridgeConfigEntry = mock_config_entry
+    assert len(entry.runtime_data.cameras.thumbnails) == 2
+
+
+@pytest.mark.usefixtures("init_integration", "cameras")
+async def test_logged_in_user_and_unknown_ids(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    mock_config_entry: MockConfigEntry,
+    hass_client: ClientFactory,
+) -> None:
+    """A logged-in user needs no signature; unknown entries and events are 404."""
+    link = await _thumbnail_link(hass, mqtt_mock)
+    path = link.split("?")[0]
+    entry_id, event_id = path.rsplit("/", 2)[1:]
+    assert entry_id == mock_config_entry.entry_id
+    client = await hass_client()
+
+    assert (await client.get(path)).status == HTTPStatus.OK
+    for missing in (
+        f"/api/mqtt_event_bridge/thumbnail/{entry_id}/not-an-event",
+        f"/api/mqtt_event_bridge/thumbnail/not-an-entry/{event_id}",
+    ):
+        assert (await client.get(missing)).status == HTTPStatus.NOT_FOUND
+
+    await hass.config_entries.async_unload(entry_id)
+    assert (await client.get(path)).status == HTTPStatus.NOT_FOUND
+
+
+@pytest.mark.usefixtures("cameras")
+async def test_configured_base_url(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """Links start with the base URL from the options."""
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry, options={CONF_BASE_URL: "https://ha.example.org/home"}
+    )
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await _publish(hass, FRONT_DOOR)
+    _, payload, _ = _only_event(mqtt_mock)
+    assert payload["thumbnail_url"].startswith(
+        f"https://ha.example.org/home/api/mqtt_event_bridge/thumbnail/"
+        f"{mock_config_entry.entry_id}/{payload['event_id']}?authSig="
+    )
+
+
+@pytest.mark.usefixtures("init_integration", "cameras")
+async def test_no_known_url_gives_signed_path(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """When HA knows no URL of its own, the link is the signed path alone."""
+    hass.config.api = None
+    await _publish(hass, FRONT_DOOR)
+    _, payload, _ = _only_event(mqtt_mock)
+    assert payload["thumbnail_url"].startswith("/api/mqtt_event_bridge/thumbnail/")
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_callers_link_skips_the_snapshot(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    cameras: dict[str, FakeCamera],
+) -> None:
+    """A caller's own thumbnail_url is published as given; no snapshot is taken."""
+    link = "https://nvr.example.org/front/latest.jpg"
+    await _publish(hass, {**FRONT_DOOR, "thumbnail_url": link})
+    _, payload, _ = _only_event(mqtt_mock)
+    assert payload["thumbnail_url"] == link
+    assert cameras["front_door"].snapshots == 0
+
+
+@pytest.mark.usefixtures("init_integration")
+@pytest.mark.parametrize(
+    ("camera", "problem"),
+    [("broken", "connection refused"), ("silent", "no answer within 0.05 s")],
+)
+async def test_failing_camera_still_publishes(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    mock_config_entry: MockConfigEntry,
+    cameras: dict[str, FakeCamera],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    camera: str,
+    problem: str,
+) -> None:
+    """A camera that raises or never answers gives thumbnail_url null."""
+    monkeypatch.setattr(camera_event, "SNAPSHOT_TIMEOUT", 0.05)
+    response = await _publish(hass, {**FRONT_DOOR, "entity_id": f"camera.{camera}"})
+
+    _, payload, _ = _only_event(mqtt_mock)
+    assert payload["event_id"] == response["event_id"]
+    assert payload["camera_id"] == camera
+    assert payload["thumbnail_url"] is None
+    assert cameras[camera].snapshots == 1
+    assert problem in caplog.text
+    entry: BridgeConfigEntry = mock_config_entry
+    counters = entry.runtime_data.cameras.counters
+    assert (counters.snapshots, counters.snapshot_failures) == (1, 1)
+
+
+@pytest.mark.usefixtures("init_integration", "cameras")
+async def test_action_returns_before_the_snapshot(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The caller gets the event id at once; the event follows its snapshot."""
+    response = await call_action(
+        hass, "publish_camera_event", {**FRONT_DOOR, "entity_id": "camera.silent"}
+    )
+    entry: BridgeConfigEntry = mock_config_entry
+    cameras = entry.runtime_data.cameras
+    assert cameras.waiting == 1
+    assert event_calls(mqtt_mock) == []
+
+    # Unloading sends what still waits, without a snapshot and without a warning.
+    await hass.config_entries.async_unload(entry.entry_id)
+    _, payload, _ = _only_event(mqtt_mock)
+    assert payload["event_id"] == response["event_id"]
+    assert payload["thumbnail_url"] is None
+    assert cameras.waiting == 0
+    assert "No thumbnail" not in caplog.text
+
+
+@pytest.mark.usefixtures("init_integration", "cameras")
+async def test_oversized_snapshot_is_not_kept(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A snapshot larger than the whole cache gives the fallback."""
+    monkeypatch.setattr(camera_event, "MAX_THUMBNAIL_BYTES", len(JPEG) - 1)
+    # The cache was built at setup: rebuild it with the smaller bound.
+    await hass.config_entries.async_reload(
+        hass.config_entries.async_entries("mqtt_event_bridge")[0].entry_id
+    )
+    with caplog.at_level(logging.WARNING):
+        await _publish(hass, FRONT_DOOR)
+    _, payload, _ = _only_event(mqtt_mock)
+    assert payload["thumbnail_url"] is None
+    assert "too large to keep" in caplog.text
+
+
+@pytest.mark.usefixtures("init_integration", "cameras")
+async def test_link_that_would_overflow_the_payload(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An event that fits only without its link goes out without it."""
+    await _publish(hass, FRONT_DOOR)
+    _, payload, _ = _only_event(mqtt_mock)
+    with_link = len(json.dumps(payload, separators=(",", ":")).encode())
+    without_link = with_link - len(payload["thumbnail_url"]) - len('""') + len("null")
+    monkeypatch.setattr(envelope, "MAX_PAYLOAD_BYTES", without_link + 20)
+
+    mqtt_mock.async_publish.reset_mock()
+    await _publish(hass, FRONT_DOOR)
+    _, payload, _ = _only_event(mqtt_mock)
+    assert payload["thumbnail_url"] is None
+    assert "the link would make the payload too large" in caplog.text
+
+
+@pytest.mark.usefixtures("init_integration", "cameras")
+@pytest.mark.parametrize(
+    ("change", "key", "placeholders"),
+    [
+        ({"confidence": 100.5}, "out_of_range", {"field": "confidence"}),
+        ({"confidence": -1}, "out_of_range", {"field": "confidence"}),
+        ({"ai_confidence": 150}, "out_of_range", {"field": "ai_confidence"}),
+        ({"description": "  "}, "empty_field", {"field": "description"}),
+        ({"source_type": ""}, "empty_field", {"field": "source_type"}),
+        ({"objects_detected": ["person", " "]}, "empty_field", {}),
+        ({"provider_used": ""}, "empty_field", {"field": "provider_used"}),
+        ({"camera_name": " "}, "empty_field", {"field": "camera_name"}),
+        ({"entity_id": "sensor.front_door"}, "not_a_camera", {}),
+        ({"entity_id": "not an entity"}, "not_a_camera", {}),
+        ({"entity_id": "camera.missing"}, "camera_not_found", {}),
+        ({"camera_id": "x", "camera_name": "X"}, "camera_ambiguous", {}),
+        ({"entity_id": None}, "camera_missing", {}),
+        ({"entity_id": None, "camera_id": "x"}, "camera_name_missing", {}),
+        (
+            {"entity_id": None, "camera_id": "+#", "camera_name": "X"},
+            "invalid_camera_id",
+            {},
+        ),
+        ({"thumbnail_url": "ftp://nvr/x.jpg"}, "invalid_thumbnail_url", {}),
+        ({"ttl": 86400, "description": "x" * 70_000}, "payload_too_large", {}),
+    ],
+)
+async def test_bad_values_are_refused(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    cameras: dict[str, FakeCamera],
+    change: dict[str, Any],
+    key: str,
+    placeholders: dict[str, str],
+) -> None:
+    """Each bad value is a translated validation error; nothing is published."""
+    data = {k: v for k, v in {**FRONT_DOOR, **change}.items() if v is not None}
+    with pytest.raises(ServiceValidationError) as err:
+        await call_action(hass, "publish_camera_event", data)
+    assert err.value.translation_key == key
+    assert placeholders.items() <= (err.value.translation_placeholders or {}).items()
+    await hass.async_block_till_done()
+    assert event_calls(mqtt_mock) == []
+    assert cameras["front_door"].snapshots == 0
+
+
+def _readme_example(name: str) -> dict[str, Any]:
+    """The YAML block that follows `<!-- example: name -->` in the README."""
+    text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    block = text.split(f"<!-- example: {name} -->\n```yaml\n", 1)[1].split("```", 1)
+    loaded: dict[str, Any] = yaml.safe_load(block[0])
+    return loaded
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_readme_camera_notification(hass: HomeAssistant) -> None:
+    """The README's automation sends the description and the picture to a phone."""
+    calls = async_mock_service(hass, "notify", "mobile_app_my_phone")
+    automation = _readme_example("camera-notification")
+    assert await async_setup_component(hass, "automation", {"automation": automation})
+
+    def event(confidence: int, thumbnail_url: str | None) -> str:
+        return json.dumps(
+            {
+                "event_type": "camera/detection",
+                "camera_id": "front_door",
+                "camera_name": "Front Door",
+                "description": "Person approaching the front door with a package",
+                "confidence": confidence,
+                "thumbnail_url": thumbnail_url,
+            }
+        )
+
+    link = "https://ha.example.org/api/mqtt_event_bridge/thumbnail/e/1?authSig=x"
+    async_fire_mqtt_message(hass, "ha-ai/camera/front_door/event", event(40, link))
+    async_fire_mqtt_message(hass, "ha-ai/camera/front_door/event", event(91, link))
+    async_fire_mqtt_message(hass, "ha-ai/camera/front_door/event", event(95, None))
+    await hass.async_block_till_done()
+
+    assert [call.data for call in calls] == [
+        {
+            "title": "Front Door",
+            "message": "Person approaching the front door with a package",
+            "data": {"image": link, "tag": "front_door"},
+        },
+        {
+            "title": "Front Door",
+            "message": "Person approaching the front door with a package",
+            "data": {"image": "", "tag": "front_door"},
+        },
+    ]
