@@ -14,6 +14,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.setup import async_setup_component
+from homeassistant.util.yaml import parse_yaml
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -22,7 +23,6 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 from syrupy.assertion import SnapshotAssertion
-import yaml
 
 from custom_components.mqtt_event_bridge import camera_event, envelope
 from custom_components.mqtt_event_bridge.const import (
@@ -505,7 +505,8 @@ def _readme_example(name: str) -> dict[str, Any]:
     """The YAML block that follows `<!-- example: name -->` in the README."""
     text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     block = text.split(f"<!-- example: {name} -->\n```yaml\n", 1)[1].split("```", 1)
-    loaded: dict[str, Any] = yaml.safe_load(block[0])
+    loaded = parse_yaml(block[0])
+    assert isinstance(loaded, dict)
     return loaded
 
 
