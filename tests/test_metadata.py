@@ -296,3 +296,41 @@ async def test_ha_serves_the_brand_icon(
     answer = await client.get(f"/api/brands/integration/{DOMAIN}/icon.png")
     assert answer.status == HTTPStatus.OK
     assert await answer.read() == (PACKAGE / "brand" / "icon.png").read_bytes()
+
+
+# The quality-scale rules HA core tracks for each integration (hassfest's list).
+QUALITY_RULES = {
+    # Bronze
+    "action-setup", "appropriate-polling", "brands", "common-modules",
+    "config-flow-test-coverage", "config-flow", "dependency-transparency",
+    "docs-actions", "docs-conditions", "docs-high-level-description",
+    "docs-installation-instructions", "docs-removal-instructions", "docs-triggers",
+    "entity-event-setup", "entity-unique-id", "has-entity-name", "runtime-data",
+    "test-before-configure", "test-before-setup", "unique-config-entry",
+    # Silver
+    "action-exceptions", "config-entry-unloading", "docs-configuration-parameters",
+    "docs-installation-parameters", "entity-unavailable", "integration-owner",
+    "log-when-unavailable", "parallel-updates", "reauthentication-flow",
+    "test-coverage",
+    # Gold
+    "devices", "diagnostics", "discovery-update-info", "discovery",
+    "docs-data-update", "docs-examples", "docs-known-limitations",
+    "docs-supported-devices", "docs-supported-functions", "docs-troubleshooting",
+    "docs-use-cases", "dynamic-devices", "entity-category", "entity-device-class",
+    "entity-disabled-by-default", "entity-translations", "exception-translations",
+    "icon-translations", "reconfiguration-flow", "repair-issues", "stale-devices",
+    # Platinum
+    "async-dependency", "inject-websession", "strict-typing",
+}  # fmt: skip
+
+
+def test_quality_scale() -> None:
+    """Every rule is marked; exempt and todo say why."""
+    rules = load_yaml_dict(PACKAGE / "quality_scale.yaml")["rules"]
+    assert set(rules) == QUALITY_RULES
+    for rule, value in rules.items():
+        status = value if isinstance(value, str) else value["status"]
+        assert status in {"done", "todo", "exempt"}, rule
+        if status != "done":
+            assert isinstance(value, dict), rule
+            assert value["comment"].strip(), rule
