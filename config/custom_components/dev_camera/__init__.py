@@ -1,0 +1,1 @@
+"""A camera for the development instance: it draws a picture with the time on it."""

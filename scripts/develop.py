@@ -1,0 +1,268 @@
+"""Run a local Home Assistant with the bridge, connected to a local mosquitto.
+
+Started by scripts/develop with a test leg's Python. It starts mosquitto on
+127.0.0.1:1883 unless something already listens there, then Home Assistant
+with config/ (the repository on PYTHONPATH, so the bridge is loaded from the
+checkout). On the first run it finishes onboarding through HA's own API,
+creating the user `dev` with a random password that only lands in
+config/.develop-credentials.json (not tracked), and sets up the MQTT
+integration and the bridge through their config flows. Ctrl-C stops both.
+"""
+
+import argparse
+import asyncio
+from contextlib import suppress
+import json
+import os
+from pathlib import Path
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "config"
+CREDENTIALS = CONFIG / ".develop-credentials.json"
+HA_URL = "http://127.0.0.1:8123"
+CLIENT_ID = f"{HA_URL}/"
+BROKER_PORT = 1883
+USERNAME = "dev"
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_mosquitto() -> subprocess.Popen[bytes] | None:
+    """Start a broker on 127.0.0.1:1883, unless one is there already."""
+    if _listening(BROKER_PORT):
+        print(f"Using the MQTT broker already listening on 127.0.0.1:{BROKER_PORT}")
+        return None
+    conf = CONFIG / ".mosquitto.conf"
+    conf.write_text(
+        f"listener {BROKER_PORT} 127.0.0.1\nallow_anonymous true\n"
+        "log_type error\nlog_type warning\n"
+    )
+    broker = subprocess.Popen(["mosquitto", "-c", str(conf)], start_new_session=True)
+    deadline = time.monotonic() + 10
+    while not _listening(BROKER_PORT):
+        if broker.poll() is not None or time.monotonic() > deadline:
+            sys.exit("mosquitto did not start")
+        time.sleep(0.1)
+    print(f"Started mosquitto on 127.0.0.1:{BROKER_PORT}")
+    return broker
+
+
+def prepare_config() -> None:
+    """Mark the onboarding steps a developer does not need as done; link blueprints."""
+    storage = CONFIG / ".storage"
+    storage.mkdir(parents=True, exist_ok=True)
+    onboarding = storage / "onboarding"
+    if not onboarding.exists():
+        # Left: the user step, done through the API below.
+        onboarding.write_text(
+            json.dumps(
+                {
+                    "version": 4,
+                    "minor_version": 1,
+                    "key": "onboarding",
+                    "data": {"done": ["core_config", "analytics", "integration"]},
+                }
+            )
+        )
+    automations = CONFIG / "automations.yaml"
+    if not automations.exists():
+        automations.write_text("[]\n")  # the automation editor writes here
+    blueprints = CONFIG / "blueprints" / "automation"
+    blueprints.mkdir(parents=True, exist_ok=True)
+    link = blueprints / "mqtt_event_bridge"
+    if not link.exists():
+        link.symlink_to(ROOT / "blueprints" / "automation" / "mqtt_event_bridge")
+
+
+def start_home_assistant() -> subprocess.Popen[bytes]:
+    """Home Assistant with config/, loading the bridge from the checkout.
+
+    `custom_components` is a namespace package: the checkout's (on PYTHONPATH)
+    and config/'s (the working directory, first on sys.path) are both part of
+    it, each once.
+    """
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "homeassistant", "--config", str(CONFIG)],
+        cwd=CONFIG,
+        env=env,
+        start_new_session=True,
+    )
+
+
+async def _wait_for_http(
+    session: aiohttp.ClientSession, ha: subprocess.Popen[bytes]
+) -> None:
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if ha.poll() is not None:
+            sys.exit("Home Assistant stopped; see config/home-assistant.log")
+        with suppress(aiohttp.ClientError):
+            async with session.get(f"{HA_URL}/api/onboarding") as answer:
+                if answer.status < 500:  # noqa: PLR2004
+                    return
+        await asyncio.sleep(1)
+    sys.exit("Home Assistant did not answer within 10 minutes")
+
+
+async def _token(
+    session: aiohttp.ClientSession, form: dict[str, str]
+) -> dict[str, Any]:
+    async with session.post(
+        f"{HA_URL}/auth/token", data={**form, "client_id": CLIENT_ID}
+    ) as answer:
+        answer.raise_for_status()
+        tokens: dict[str, Any] = await answer.json()
+        return tokens
+
+
+async def access_token(session: aiohttp.ClientSession) -> str:
+    """Get an access token: by the saved refresh token, or by creating the user."""
+    if CREDENTIALS.exists():
+        saved = json.loads(CREDENTIALS.read_text())
+        tokens = await _token(
+            session,
+            {"grant_type": "refresh_token", "refresh_token": saved["refresh_token"]},
+        )
+        return str(tokens["access_token"])
+    password = secrets.token_urlsafe(12)
+    async with session.post(
+        f"{HA_URL}/api/onboarding/users",
+        json={
+            "client_id": CLIENT_ID,
+            "name": "Developer",
+            "username": USERNAME,
+            "password": password,
+            "language": "en",
+        },
+    ) as answer:
+        answer.raise_for_status()
+        code = (await answer.json())["auth_code"]
+    tokens = await _token(session, {"grant_type": "authorization_code", "code": code})
+    CREDENTIALS.write_text(
+        json.dumps(
+            {
+                "url": HA_URL,
+                "username": USERNAME,
+                "password": password,
+                "refresh_token": tokens["refresh_token"],
+            },
+            indent=2,
+        )
+    )
+    CREDENTIALS.chmod(0o600)
+    return str(tokens["access_token"])
+
+
+async def _flow(
+    session: aiohttp.ClientSession,
+    handler: str,
+    answer: dict[str, Any],
+    sections: dict[str, dict[str, Any]] | None = None,
+) -> None:
+    """Run a one-form config flow through the REST API.
+
+    `sections` answers the form's collapsible sections, where this Home
+    Assistant version's form has them.
+    """
+    async with session.post(
+        f"{HA_URL}/api/config/config_entries/flow", json={"handler": handler}
+    ) as response:
+        result = await response.json()
+    if result.get("type") == "form":
+        present = {field["name"] for field in result["data_schema"]}
+        answer |= {k: v for k, v in (sections or {}).items() if k in present}
+        async with session.post(
+            f"{HA_URL}/api/config/config_entries/flow/{result['flow_id']}",
+            json=answer,
+        ) as response:
+            result = await response.json()
+    if result.get("type") != "create_entry":
+        sys.exit(f"Setting up {handler} failed: {result}")
+    print(f"Set up {handler}: {result['title']}")
+
+
+async def ensure_entries(session: aiohttp.ClientSession) -> None:
+    """Set up the MQTT integration on the local broker, then a bridge on it."""
+    async with session.get(f"{HA_URL}/api/config/config_entries/entry") as answer:
+        domains = {entry["domain"] for entry in await answer.json()}
+    if "mqtt" not in domains:
+        await _flow(
+            session,
+            "mqtt",
+            {"broker": "127.0.0.1", "port": BROKER_PORT},
+            # Newer forms: no TLS, plain TCP.
+            {
+                "other_settings": {
+                    "set_client_cert": False,
+                    "set_ca_cert": "off",
+                    "transport": "tcp",
+                }
+            },
+        )
+    if "mqtt_event_bridge" not in domains:
+        await _flow(
+            session,
+            "mqtt_event_bridge",
+            {"topic_prefix": "ha-ai", "qos": "1", "ttl": 30},
+        )
+
+
+async def bring_up(ha: subprocess.Popen[bytes]) -> None:
+    """Wait for HA, log in, set up what is missing."""
+    async with aiohttp.ClientSession() as session:
+        await _wait_for_http(session, ha)
+        token = await access_token(session)
+        session.headers["Authorization"] = f"Bearer {token}"
+        await ensure_entries(session)
+
+
+def stop(process: subprocess.Popen[bytes] | None, name: str) -> None:
+    """Ask a child to stop (SIGTERM), then insist."""
+    if process is None or process.poll() is not None:
+        return
+    print(f"Stopping {name}")
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def main() -> None:
+    """Start, prepare, wait for Ctrl-C."""
+    argparse.ArgumentParser(description=__doc__).parse_args()
+    broker = start_mosquitto()
+    ha = None
+    try:
+        prepare_config()
+        ha = start_home_assistant()
+        asyncio.run(bring_up(ha))
+        print(
+            f"\nHome Assistant is ready at {HA_URL}."
+            f"\nLog in as '{USERNAME}'; the password is in"
+            f" {CREDENTIALS.relative_to(ROOT)}.\nscripts/demo publishes sample events."
+            " Ctrl-C stops Home Assistant and the broker.\n"
+        )
+        ha.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop(ha, "Home Assistant")
+        stop(broker, "mosquitto")
+
+
+if __name__ == "__main__":
+    main()
