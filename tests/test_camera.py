@@ -80,6 +80,15 @@ async def cameras(hass: HomeAssistant) -> dict[str, FakeCamera]:
     return found
 
 
+async def _setup(
+    hass: HomeAssistant, entry: MockConfigEntry, options: dict[str, Any] | None = None
+) -> None:
+    """Load the bridge with these options."""
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, options=options or {})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+
+
 async def _publish(hass: HomeAssistant, data: dict[str, Any]) -> dict[str, Any]:
     response = await call_action(hass, "publish_camera_event", data)
     await hass.async_block_till_done()
@@ -253,11 +262,7 @@ async def test_link_expires(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """A link works for the configured lifetime, then is refused."""
-    mock_config_entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(
-        mock_config_entry, options={CONF_THUMBNAIL_LIFETIME: 120}
-    )
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await _setup(hass, mock_config_entry, {CONF_THUMBNAIL_LIFETIME: 120})
     link = await _thumbnail_link(hass, mqtt_mock)
     client = await hass_client_no_auth()
 
@@ -277,8 +282,7 @@ async def test_evicted_snapshot_is_not_found(
 ) -> None:
     """The cache keeps the newest snapshots; an older valid link then gives 404."""
     monkeypatch.setattr(camera_event, "MAX_THUMBNAILS", 2)
-    mock_config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await _setup(hass, mock_config_entry)
     links = [await _thumbnail_link(hass, mqtt_mock) for _ in range(3)]
     client = await hass_client_no_auth()
 
@@ -321,11 +325,9 @@ async def test_configured_base_url(
     mock_config_entry: MockConfigEntry,
 ) -> None:
     """Links start with the base URL from the options."""
-    mock_config_entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(
-        mock_config_entry, options={CONF_BASE_URL: "https://ha.example.org/home"}
+    await _setup(
+        hass, mock_config_entry, {CONF_BASE_URL: "https://ha.example.org/home"}
     )
-    await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await _publish(hass, FRONT_DOOR)
     _, payload, _ = _only_event(mqtt_mock)
     assert payload["thumbnail_url"].startswith(

@@ -54,6 +54,19 @@ from .topics import is_valid_name, prefix_error
 PREFIX_SCHEMA = vol.Schema({vol.Required(CONF_TOPIC_PREFIX): TextSelector()})
 
 
+def _seconds_field(low: int, high: int) -> NumberSelector:
+    """Ask for a whole number of seconds, typed in a box."""
+    return NumberSelector(
+        NumberSelectorConfig(
+            min=low,
+            max=high,
+            step=1,
+            mode=NumberSelectorMode.BOX,
+            unit_of_measurement=UnitOfTime.SECONDS,
+        )
+    )
+
+
 def _delivery_fields(qos: int, ttl: int) -> dict[vol.Marker, Any]:
     """QoS and TTL fields, with the values in force as defaults."""
     return {
@@ -64,15 +77,7 @@ def _delivery_fields(qos: int, ttl: int) -> dict[vol.Marker, Any]:
                 translation_key=CONF_QOS,
             )
         ),
-        vol.Required(CONF_TTL, default=ttl): NumberSelector(
-            NumberSelectorConfig(
-                min=MIN_TTL,
-                max=MAX_TTL,
-                step=1,
-                mode=NumberSelectorMode.BOX,
-                unit_of_measurement=UnitOfTime.SECONDS,
-            )
-        ),
+        vol.Required(CONF_TTL, default=ttl): _seconds_field(MIN_TTL, MAX_TTL),
     }
 
 
@@ -188,15 +193,7 @@ OUTBOX_FIELD = NumberSelector(
 )
 
 
-LIFETIME_FIELD = NumberSelector(
-    NumberSelectorConfig(
-        min=MIN_THUMBNAIL_LIFETIME,
-        max=MAX_THUMBNAIL_LIFETIME,
-        step=1,
-        mode=NumberSelectorMode.BOX,
-        unit_of_measurement=UnitOfTime.SECONDS,
-    )
-)
+LIFETIME_FIELD = _seconds_field(MIN_THUMBNAIL_LIFETIME, MAX_THUMBNAIL_LIFETIME)
 
 
 def _base_url(value: str) -> str:

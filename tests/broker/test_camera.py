@@ -15,6 +15,19 @@ from tests.conftest import call_action, make_entry
 from tests.fake_camera import FakeCamera, async_setup_cameras
 
 JPEG = b"\xff\xd8\xff\xe0 porch snapshot \xff\xd9"
+# Every field a caller can give; each must arrive as given.
+FIELDS = {
+    "description": "Person approaching the front door with a package",
+    "objects_detected": ["person", "package"],
+    "confidence": 91,
+    "source_type": "ai_analysis",
+    "smart_detection_type": "person",
+    "is_doorbell_ring": True,
+    "provider_used": "openai",
+    "analysis_mode": "detailed",
+    "ai_confidence": 88.5,
+    "correlation_group_id": "visitor-1",
+}
 
 
 async def test_camera_event_arrives_with_full_schema(
@@ -30,21 +43,7 @@ async def test_camera_event_arrives_with_full_schema(
     assert await hass.config_entries.async_setup(entry.entry_id)
 
     response = await call_action(
-        hass,
-        "publish_camera_event",
-        {
-            "entity_id": "camera.porch",
-            "description": "Person approaching the front door with a package",
-            "objects_detected": ["person", "package"],
-            "confidence": 91,
-            "source_type": "ai_analysis",
-            "smart_detection_type": "person",
-            "is_doorbell_ring": True,
-            "provider_used": "openai",
-            "analysis_mode": "detailed",
-            "ai_confidence": 88.5,
-            "correlation_group_id": "visitor-1",
-        },
+        hass, "publish_camera_event", {"entity_id": "camera.porch", **FIELDS}
     )
 
     message = await observer.async_next()
@@ -60,16 +59,7 @@ async def test_camera_event_arrives_with_full_schema(
         "ttl": 60,
         "camera_id": "porch",
         "camera_name": "Porch",
-        "description": "Person approaching the front door with a package",
-        "objects_detected": ["person", "package"],
-        "confidence": 91,
-        "source_type": "ai_analysis",
-        "smart_detection_type": "person",
-        "is_doorbell_ring": True,
-        "provider_used": "openai",
-        "analysis_mode": "detailed",
-        "ai_confidence": 88.5,
-        "correlation_group_id": "visitor-1",
+        **FIELDS,
     }
 
     link = urlsplit(thumbnail_url)
