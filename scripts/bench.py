@@ -58,6 +58,11 @@ WAIT = 60.0
 # Pause between sequential events, for every sender alike.
 SETTLE = 0.002
 TEXT = "person at the front door"
+# The memory phase: events that fill the bridge's bounded records, then events
+# over which its memory must stay flat.
+MEMORY_WARMUP = 2_000
+MEMORY_EVENTS = 5_000
+MEMORY_BATCH = 200
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -427,6 +432,7 @@ async def _bench_in_hass(
         gc.collect()
         out["ha_rss_growth_mb"] = (process.memory_info().rss - rss_start) / 2**20
         out["mosquitto_rss_mb"] = broker.rss_mb()
+        out |= await _memory_after_warmup(hass, args)
         out |= await _outbox_and_recovery(hass, broker, sub, args)
     finally:
         sub.stop()
@@ -436,15 +442,75 @@ async def _bench_in_hass(
     return out
 
 
+def _bench_entry(hass: HomeAssistant, args: argparse.Namespace) -> BridgeConfigEntry:
+    """Pick the QoS 1 bridge if there is one, else the first."""
+    entries: list[BridgeConfigEntry] = hass.config_entries.async_entries(DOMAIN)
+    if 1 in args.qos:
+        return next(e for e in entries if e.data["qos"] == 1)
+    return entries[0]
+
+
+async def _memory_after_warmup(
+    hass: HomeAssistant, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Measure what the bridge keeps of a steady stream, once its records are full.
+
+    tracemalloc attributes each live block to the file that allocated it: the
+    bridge's own files must not grow while events keep flowing. (RSS, measured
+    above, also holds the benchmark's records of every event.)
+    """
+    entry = _bench_entry(hass, args)
+    publisher = entry.runtime_data.publisher
+
+    async def stream(count: int, first: int) -> None:
+        for start in range(first, first + count, MEMORY_BATCH):
+            before = publisher.counters.published
+            for seq in range(start, start + MEMORY_BATCH):
+                await hass.services.async_call(
+                    DOMAIN,
+                    "publish_event",
+                    {
+                        "event_type": "bench",
+                        "data": {"run": "memory", "seq": seq, "text": TEXT},
+                        "config_entry_id": entry.entry_id,
+                    },
+                    blocking=True,
+                    return_response=True,
+                )
+            async with asyncio.timeout(WAIT):
+                while publisher.counters.published - before < MEMORY_BATCH:
+                    await asyncio.sleep(0.005)
+
+    # Traced from the start (tracemalloc sees only what it saw allocated); the
+    # warm-up fills the bounded record of recent events (for round trips).
+    tracemalloc.start()
+    await stream(MEMORY_WARMUP, 0)
+    await hass.async_block_till_done()
+    gc.collect()
+    before = tracemalloc.take_snapshot()
+    await stream(MEMORY_EVENTS, MEMORY_WARMUP)
+    await hass.async_block_till_done()
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    ours = [
+        stat
+        for stat in after.compare_to(before, "filename")
+        if f"custom_components{os.sep}{DOMAIN}" in stat.traceback[0].filename
+    ]
+    growth = sum(stat.size_diff for stat in ours)
+    print(
+        f"memory after warm-up: the bridge's own files hold {growth / 1024:+.1f} KiB"
+        f" more after {MEMORY_EVENTS} further events"
+    )
+    return {"memory_events": MEMORY_EVENTS, "bridge_growth_kib": growth / 1024}
+
+
 async def _outbox_and_recovery(
     hass: HomeAssistant, broker: Broker, sub: Subscriber, args: argparse.Namespace
 ) -> dict[str, Any]:
     """Queue events with the broker down: their memory, then the flush after it."""
-    entry: BridgeConfigEntry = (
-        next(e for e in hass.config_entries.async_entries(DOMAIN) if e.data["qos"] == 1)
-        if 1 in args.qos
-        else hass.config_entries.async_entries(DOMAIN)[0]
-    )
+    entry = _bench_entry(hass, args)
     publisher = entry.runtime_data.publisher
     qos = entry.data["qos"]
     broker.stop()
