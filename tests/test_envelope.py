@@ -7,7 +7,11 @@ import uuid
 import pytest
 
 from custom_components.mqtt_event_bridge.const import MAX_PAYLOAD_BYTES
-from custom_components.mqtt_event_bridge.envelope import EnvelopeError, build_event
+from custom_components.mqtt_event_bridge.envelope import (
+    EnvelopeError,
+    build_event,
+    random_uuid4,
+)
 
 NOW = datetime(2026, 11, 23, 10, 0, 0, 123456, tzinfo=UTC)
 
@@ -101,3 +105,14 @@ def test_size_limit() -> None:
         "size": str(MAX_PAYLOAD_BYTES + 1),
         "limit": str(MAX_PAYLOAD_BYTES),
     }
+
+
+def test_event_ids_are_uuid4() -> None:
+    """Event ids are canonical version 4 UUIDs, all different."""
+    ids = {random_uuid4() for _ in range(10_000)}
+    assert len(ids) == 10_000
+    for text in list(ids)[:1000]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122

@@ -1,14 +1,31 @@
 """Where an outgoing event's JSON payload is assembled and checked."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-import uuid
+from random import getrandbits
+from typing import Any, NamedTuple
 
 from homeassistant.helpers.json import json_dumps
 
 from .const import MAX_PAYLOAD_BYTES
+
+# A version 4 UUID is 122 random bits with the version (4) and the RFC 4122
+# variant (10) fixed in place.
+_UUID4_CLEAR = ~((0xF << 76) | (0x3 << 62))
+_UUID4_SET = (0x4 << 76) | (0x2 << 62)
+
+
+def random_uuid4() -> str:
+    """Return a random (version 4) UUID in its canonical text form.
+
+    What str(uuid.uuid4()) returns, from Python's fast generator instead of
+    the OS's: event ids must be unique, not secret, and on the path of every
+    event the system call cost a fifth of the time of building one (20 us of
+    about 40 us on a cold cache, measured with the benchmark's pauses).
+    """
+    text = f"{getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
 
 # Keys the bridge sets itself; a caller's data may not use them.
 RESERVED_KEYS = frozenset({"event_id", "event_type", "timestamp", "ttl", "expires_at"})
@@ -24,9 +41,12 @@ class EnvelopeError(ValueError):
         self.placeholders = placeholders
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class OutgoingEvent:
-    """One event, ready to go to the broker."""
+class OutgoingEvent(NamedTuple):
+    """One event, ready to go to the broker.
+
+    A named tuple: immutable like a frozen dataclass, and built several times
+    faster, on the path of every event.
+    """
 
     event_id: str
     topic: str
@@ -52,7 +72,7 @@ def build_event(
     if clashes := RESERVED_KEYS.intersection(data):
         raise EnvelopeError("reserved_key", keys=", ".join(sorted(clashes)))
     if event_id is None:
-        event_id = str(uuid.uuid4())
+        event_id = random_uuid4()
     expires_at = now + timedelta(seconds=ttl)
     envelope = {
         "event_id": event_id,

@@ -5,6 +5,7 @@ each check below returns the translation key of the problem, or None.
 """
 
 from collections.abc import Callable
+from functools import lru_cache
 import re
 
 from slugify import slugify
@@ -31,6 +32,8 @@ def prefix_error(prefix: str) -> str | None:
     return next((key for key, broken in _PREFIX_RULES if broken(prefix)), None)
 
 
+# The same few types come again and again: each is checked once.
+@lru_cache(maxsize=1024)
 def is_valid_name(name: str) -> bool:
     """Tell whether an event type or status name is safe to append to a topic."""
     return len(name) <= MAX_NAME_LENGTH and _NAME_RE.fullmatch(name) is not None
