@@ -11,7 +11,6 @@ fetched without a token, as a phone would.
 import asyncio
 from datetime import UTC, datetime
 import json
-from pathlib import Path
 import sys
 import time
 from typing import Any
@@ -20,8 +19,9 @@ import aiohttp
 from paho.mqtt.client import Client, MQTTMessage
 from paho.mqtt.enums import CallbackAPIVersion
 
-ROOT = Path(__file__).resolve().parent.parent
-CREDENTIALS = ROOT / "config" / ".develop-credentials.json"
+# The login, the address and the checkout: those of scripts/develop, beside this.
+from develop import HA_URL, saved_tokens
+
 PREFIX = "ha-ai"
 
 
@@ -68,21 +68,9 @@ async def _action(
 
 async def demo() -> None:
     """Publish, respond, and report."""
-    if not CREDENTIALS.exists():
-        sys.exit("Start scripts/develop first (it creates the login this demo uses).")
-    saved = json.loads(CREDENTIALS.read_text())
-    url = saved["url"]
+    url = HA_URL
     async with aiohttp.ClientSession() as session:
-        async with session.post(
-            f"{url}/auth/token",
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": saved["refresh_token"],
-                "client_id": f"{url}/",
-            },
-        ) as answer:
-            answer.raise_for_status()
-            token = (await answer.json())["access_token"]
+        token = (await saved_tokens(session))["access_token"]
         session.headers["Authorization"] = f"Bearer {token}"
 
         received: list[MQTTMessage] = []

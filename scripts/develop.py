@@ -128,15 +128,21 @@ async def _token(
         return tokens
 
 
+async def saved_tokens(session: aiohttp.ClientSession) -> dict[str, Any]:
+    """Log in again with the refresh token saved by the first run (also for demo)."""
+    if not CREDENTIALS.exists():
+        sys.exit("Start scripts/develop first: it creates the login.")
+    saved = json.loads(CREDENTIALS.read_text())
+    return await _token(
+        session,
+        {"grant_type": "refresh_token", "refresh_token": saved["refresh_token"]},
+    )
+
+
 async def access_token(session: aiohttp.ClientSession) -> str:
     """Get an access token: by the saved refresh token, or by creating the user."""
     if CREDENTIALS.exists():
-        saved = json.loads(CREDENTIALS.read_text())
-        tokens = await _token(
-            session,
-            {"grant_type": "refresh_token", "refresh_token": saved["refresh_token"]},
-        )
-        return str(tokens["access_token"])
+        return str((await saved_tokens(session))["access_token"])
     password = secrets.token_urlsafe(12)
     async with session.post(
         f"{HA_URL}/api/onboarding/users",

@@ -15,7 +15,6 @@ import base64
 from io import BytesIO
 import itertools
 import json
-from pathlib import Path
 import shutil
 import subprocess
 import tempfile
@@ -24,8 +23,9 @@ from typing import Any
 import aiohttp
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-CREDENTIALS = ROOT / "config" / ".develop-credentials.json"
+# The login, the address and the checkout: those of scripts/develop, beside this.
+from develop import HA_URL, ROOT, saved_tokens
+
 DOCS = ROOT / "docs"
 DEBUG_PORT = 9333
 EVENTS_PUBLISHED = "sensor.mqtt_event_bridge_ha_ai_events_published"
@@ -96,22 +96,6 @@ class Browser:
         print(f"{path.relative_to(ROOT)}: {path.stat().st_size // 1024} KiB")
 
 
-async def _tokens(
-    session: aiohttp.ClientSession, saved: dict[str, Any]
-) -> dict[str, Any]:
-    async with session.post(
-        f"{saved['url']}/auth/token",
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": saved["refresh_token"],
-            "client_id": f"{saved['url']}/",
-        },
-    ) as answer:
-        answer.raise_for_status()
-        tokens: dict[str, Any] = await answer.json()
-    return tokens
-
-
 async def _device_id(session: aiohttp.ClientSession, url: str, token: str) -> str:
     async with session.post(
         f"{url}/api/template",
@@ -124,8 +108,7 @@ async def _device_id(session: aiohttp.ClientSession, url: str, token: str) -> st
 
 async def main() -> None:
     """Log in, open each page, save it."""
-    saved = json.loads(CREDENTIALS.read_text())
-    url = saved["url"]
+    url = HA_URL
     DOCS.mkdir(exist_ok=True)
     profile = tempfile.mkdtemp()
     chromium = subprocess.Popen(  # noqa: ASYNC220 - started once, before any I/O
@@ -144,7 +127,7 @@ async def main() -> None:
     )
     try:
         async with aiohttp.ClientSession() as session:
-            tokens = await _tokens(session, saved)
+            tokens = await saved_tokens(session)
             device_id = await _device_id(session, url, tokens["access_token"])
             for _ in range(50):
                 try:
