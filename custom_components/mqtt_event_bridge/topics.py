@@ -72,7 +72,7 @@ def responses_filter(prefix: str) -> str:
 
 def camera_filter(prefix: str) -> str:
     """Subscription filter for the events of every camera."""
-    return f"{prefix}/camera/+/event"
+    return camera_topic(prefix, "+")
 
 
 def availability_topic(prefix: str) -> str:
