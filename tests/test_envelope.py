@@ -46,6 +46,22 @@ def test_event_ids_are_unique() -> None:
     assert len(ids) == 100
 
 
+def test_timestamps_read_like_isoformat() -> None:
+    """A whole second has no fraction, as isoformat() writes it."""
+    whole = NOW.replace(microsecond=0)
+    event = build_event(topic="t", event_type="e", data={}, qos=0, ttl=60, now=whole)
+    payload = json.loads(event.payload)
+    assert payload["timestamp"] == whole.isoformat() == "2026-11-23T10:00:00+00:00"
+    assert payload["expires_at"] == "2026-11-23T10:01:00+00:00"
+
+
+def test_limit_counts_bytes_not_characters() -> None:
+    """The limit is on the UTF-8 payload: a two-byte letter counts twice."""
+    with pytest.raises(EnvelopeError) as err:
+        _build({"x": "é" * (MAX_PAYLOAD_BYTES // 2)})
+    assert err.value.reason == "payload_too_large"
+
+
 def test_ha_types_are_encoded() -> None:
     """HA's JSON encoder turns datetimes and sets into JSON."""
     payload = _build({"when": NOW, "tags": {"a"}})
@@ -81,7 +97,7 @@ def test_size_limit() -> None:
         ttl=30,
         now=NOW,
     )
-    room = MAX_PAYLOAD_BYTES - len(base.payload.encode())
+    room = MAX_PAYLOAD_BYTES - len(base.payload)
     at_limit = build_event(
         topic="t",
         event_type="suggestion/generated",
@@ -90,7 +106,7 @@ def test_size_limit() -> None:
         ttl=30,
         now=NOW,
     )
-    assert len(at_limit.payload.encode()) == MAX_PAYLOAD_BYTES
+    assert len(at_limit.payload) == MAX_PAYLOAD_BYTES
     with pytest.raises(EnvelopeError) as err:
         build_event(
             topic="t",

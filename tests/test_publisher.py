@@ -2,6 +2,8 @@
 
 import asyncio
 from datetime import timedelta
+import gc
+import tracemalloc
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -63,6 +65,29 @@ async def test_disconnected_events_wait_and_flush_in_order(
     assert [payload["event_id"] for _, payload, _, _ in published(mqtt_mock)] == ids
     assert publisher.outbox_size == 0
     assert publisher.counters.published == 5
+
+
+async def test_waiting_events_hold_only_their_payload(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
+) -> None:
+    """An outbox of 10,000 must not cost the encoder's 1 KiB buffer per event."""
+    _set_connected(hass, mqtt_mock, False)
+    await hass.async_block_till_done()
+    await _publish(hass, -1)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        for n in range(200):
+            await _publish(hass, n)
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    assert _publisher(init_integration).outbox_size == 201
+    held = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    # An event's payload is about 200 bytes here; with its records about 600.
+    assert held / 200 < 1024
 
 
 async def test_full_outbox_drops_the_oldest(

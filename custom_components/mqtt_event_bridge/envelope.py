@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from random import getrandbits
 from typing import Any, NamedTuple
 
-from homeassistant.helpers.json import json_dumps
+from homeassistant.helpers.json import json_bytes
 
 from .const import MAX_PAYLOAD_BYTES
 
@@ -50,7 +50,8 @@ class OutgoingEvent(NamedTuple):
 
     event_id: str
     topic: str
-    payload: str
+    # UTF-8 JSON, as it goes on the wire.
+    payload: bytes
     qos: int
     expires_at: datetime
 
@@ -67,7 +68,10 @@ def build_event(
 ) -> OutgoingEvent:
     """Wrap a caller's data in the envelope and encode it with HA's JSON encoder.
 
-    `event_id` is given only to rebuild an event already announced to a caller.
+    The encoder writes the two datetimes as `isoformat()` would, and gives the
+    UTF-8 bytes that go on the wire: nothing on an event's way is formatted or
+    encoded twice. `event_id` is given only to rebuild an event already
+    announced to a caller.
     """
     if clashes := RESERVED_KEYS.intersection(data):
         raise EnvelopeError("reserved_key", keys=", ".join(sorted(clashes)))
@@ -77,17 +81,16 @@ def build_event(
     envelope = {
         "event_id": event_id,
         "event_type": event_type,
-        "timestamp": now.isoformat(),
+        "timestamp": now,
         "ttl": ttl,
-        "expires_at": expires_at.isoformat(),
+        "expires_at": expires_at,
         **data,
     }
     try:
-        payload = json_dumps(envelope)
+        payload = json_bytes(envelope)
     except TypeError as err:
         raise EnvelopeError("not_serializable", error=str(err)) from err
-    size = len(payload.encode())
-    if size > MAX_PAYLOAD_BYTES:
+    if (size := len(payload)) > MAX_PAYLOAD_BYTES:
         raise EnvelopeError(
             "payload_too_large", size=str(size), limit=str(MAX_PAYLOAD_BYTES)
         )

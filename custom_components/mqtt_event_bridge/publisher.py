@@ -160,7 +160,7 @@ class EventPublisher:
             event = OutgoingEvent(
                 event_id=stored["event_id"],
                 topic=stored["topic"],
-                payload=stored["payload"],
+                payload=stored["payload"].encode(),
                 qos=stored["qos"],
                 expires_at=expires_at,
             )
@@ -208,6 +208,14 @@ class EventPublisher:
             self.counters.overflowed += 1
         self._outbox.append(_Waiting(event, accepted_at))
         self._async_dispatch()
+        if self._outbox:
+            # The outbox sends oldest first, so this event waits too (MQTT is
+            # down, or a burst is under way). The JSON encoder's bytes keep its
+            # whole buffer (1 KiB or more, however short the payload); a copy
+            # holds just the payload.
+            self._outbox[-1] = _Waiting(
+                event._replace(payload=bytes(memoryview(event.payload))), accepted_at
+            )
         self._async_changed()
 
     @callback
@@ -321,7 +329,7 @@ class EventPublisher:
             StoredEvent(
                 event_id=w.event.event_id,
                 topic=w.event.topic,
-                payload=w.event.payload,
+                payload=w.event.payload.decode(),
                 qos=w.event.qos,
                 expires_at=w.event.expires_at.isoformat(),
             )
