@@ -634,7 +634,8 @@ def main() -> int:
     parser.add_argument(
         "--profile",
         type=Path,
-        help="cProfile the bridge's sequential runs into this file",
+        metavar="PATH",
+        help="cProfile the bridge's bursts into PATH.qos0, PATH.qos1, ...",
     )
     args = parser.parse_args()
     results = asyncio.run(run_bench(args))
