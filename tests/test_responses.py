@@ -6,19 +6,28 @@ import json
 import logging
 from typing import Any
 
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers import restore_state
+from homeassistant.helpers.json import json_bytes
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_mqtt_message,
+    async_fire_time_changed,
     async_mock_service,
 )
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
-from custom_components.mqtt_event_bridge.const import MAX_RESPONSE_BYTES
+from custom_components.mqtt_event_bridge.const import (
+    MAX_RESPONSE_BYTES,
+    RESPONSE_EVENT_BURST,
+    RESPONSE_EVENT_RATE,
+)
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
+from custom_components.mqtt_event_bridge.ratelimit import TokenBucket
 from tests.conftest import call_action
 
 LAST = "sensor.mqtt_event_bridge_ha_ai_last_response"
@@ -33,6 +42,13 @@ TOPIC = "ha-ai/responses/automation/hallway_lights"
 def _fire(hass: HomeAssistant, payload: Any, topic: str = TOPIC) -> None:
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     async_fire_mqtt_message(hass, topic, raw)
+
+
+async def _settle(hass: HomeAssistant) -> None:
+    """Let the sensors catch up: after the first message they follow once a second."""
+    await hass.async_block_till_done()
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=2))
+    await hass.async_block_till_done()
 
 
 def _state(hass: HomeAssistant, entity_id: str) -> str:
@@ -65,7 +81,7 @@ async def test_accepted_response_updates_everything(hass: HomeAssistant) -> None
             "duration_ms": 12.5,
         },
     )
-    await hass.async_block_till_done()
+    await _settle(hass)
 
     last = hass.states.get(LAST)
     assert last is not None
@@ -94,7 +110,7 @@ async def test_failed_status_counts_as_failure(hass: HomeAssistant) -> None:
     """A status outside the success set is a failed response and a failure event."""
     _fire(hass, {"automation_id": "a", "status": "OK"})
     _fire(hass, {"automation_id": "a", "status": "error", "event_type": "spoof"})
-    await hass.async_block_till_done()
+    await _settle(hass)
     assert _state(hass, LAST) == "error"
     assert (_state(hass, RECEIVED), _state(hass, FAILED)) == ("2", "1")
     event = hass.states.get(EVENT)
@@ -133,7 +149,7 @@ async def test_rejected_responses(
 ) -> None:
     """Each kind of bad message is ignored and counted by reason."""
     _fire(hass, payload)
-    await hass.async_block_till_done()
+    await _settle(hass)
     assert (_state(hass, RECEIVED), _state(hass, REJECTED)) == ("0", "1")
     rejected = hass.states.get(REJECTED)
     assert rejected is not None
@@ -152,7 +168,7 @@ async def test_stale_responses(hass: HomeAssistant) -> None:
     # Still valid: its own ttl is long enough; a naive timestamp is read as UTC.
     naive = (now - timedelta(seconds=40)).replace(tzinfo=None).isoformat()
     _fire(hass, {"automation_id": "a", "status": "ok", "timestamp": naive, "ttl": 60})
-    await hass.async_block_till_done()
+    await _settle(hass)
     rejected = hass.states.get(REJECTED)
     assert rejected is not None
     assert rejected.state == "2"
@@ -168,7 +184,7 @@ async def test_rejections_do_not_flood_the_log(
     """Many bad messages give one warning, not one each."""
     for _ in range(20):
         _fire(hass, b"garbage")
-    await hass.async_block_till_done()
+    await _settle(hass)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len([r for r in warnings if "Ignored a response" in r.message]) == 1
     assert _state(hass, REJECTED) == "20"
@@ -182,13 +198,13 @@ async def test_round_trip_of_our_own_event(
         hass, "publish_event", {"event_type": "suggestion/generated"}
     )
     _fire(hass, {"automation_id": "a", "status": "ok", "event_id": "someone-elses"})
-    await hass.async_block_till_done()
+    await _settle(hass)
     assert _state(hass, ROUND_TRIP) == "unknown"
 
     _fire(
         hass, {"automation_id": "a", "status": "ok", "event_id": response["event_id"]}
     )
-    await hass.async_block_till_done()
+    await _settle(hass)
     round_trip = float(_state(hass, ROUND_TRIP))
     assert 0 <= round_trip < 10_000
 
@@ -200,12 +216,12 @@ async def test_other_prefix_and_unload(
     entry: BridgeConfigEntry = init_integration
     listener = entry.runtime_data.responses
     _fire(hass, {"automation_id": "a", "status": "ok"}, topic="other/responses/x")
-    await hass.async_block_till_done()
+    await _settle(hass)
     assert _state(hass, RECEIVED) == "0"
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     _fire(hass, {"automation_id": "a", "status": "ok"})
-    await hass.async_block_till_done()
+    await _settle(hass)
     assert listener.counters.received == 0
     assert _state(hass, RECEIVED) == "unavailable"
 
@@ -249,10 +265,192 @@ async def test_readme_failure_automation(hass: HomeAssistant) -> None:
         },
     )
     _fire(hass, {"automation_id": "porch", "status": "success"})
-    await hass.async_block_till_done()
+    await _settle(hass)
     assert calls == []
     # A second event in the same millisecond would not change the state.
     await asyncio.sleep(0.002)
     _fire(hass, {"automation_id": "porch", "status": "error", "message": "bulb gone"})
-    await hass.async_block_till_done()
+    await _settle(hass)
     assert [call.data["message"] for call in calls] == ["porch failed: bulb gone"]
+
+
+# What an attacker on the broker sends (issue: a hostile broker client).
+GOOD = {"automation_id": "a", "status": "ok"}
+DEEP: Any = "bottom"
+for _ in range(300):
+    DEEP = [DEEP]
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    """A response whose `data` key makes it `levels` deep in all."""
+    value: Any = 1
+    for _ in range(levels - 1):
+        value = {"level": value}
+    return {**GOOD, "data": value}
+
+
+@pytest.mark.usefixtures("init_integration")
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        # Values HA's JSON encoder cannot write, in any key.
+        (
+            b'{"automation_id":"a","status":"ok","n":123456789012345678901234567890}',
+            "not_json",
+        ),
+        (b'{"automation_id":"a","status":"ok","n":-9223372036854775809}', "not_json"),
+        (b'{"automation_id":"a","status":"ok","d":1e400}', "not_json"),
+        (b'{"automation_id":"a","status":"ok","duration_ms":NaN}', "not_json"),
+        (b'{"automation_id":"a","status":"ok","duration_ms":-Infinity}', "not_json"),
+        ({**GOOD, "deep": DEEP}, "invalid_value"),
+        (_nested(17), "invalid_value"),
+        (b'{"automation_id":"a","status":"ok","x":"\\ud800"}', "invalid_value"),
+        (b'{"automation_id":"a","status":"ok","\\udfff":1}', "invalid_value"),
+        (b'{"automation_id":"a","status":"\\ud800"}', "invalid_value"),
+        (b'{"automation_id":"a","status":"ok","l":[{"k":"\\udc00"}]}', "invalid_value"),
+        # Text that is not UTF-8 JSON.
+        (json.dumps(GOOD).encode("utf-16"), "not_json"),
+        (json.dumps(GOOD).encode("utf-32"), "not_json"),
+        (json.dumps(GOOD).encode("utf-16-be"), "not_json"),
+        (b"\xef\xbb\xbf" + json.dumps(GOOD).encode(), "not_json"),
+        # Values of the right type that cannot be used.
+        ({**GOOD, "status": "x" * 256}, "invalid_value"),
+        ({**GOOD, "duration_ms": -1}, "invalid_value"),
+        ({**GOOD, "ttl": 10**14}, "invalid_value"),
+        ({**GOOD, "ttl": 0}, "invalid_value"),
+        ({**GOOD, "timestamp": "9999-12-31T23:59:59+00:00"}, "invalid_value"),
+        ({**GOOD, "timestamp": "2026-02-30T10:00:00"}, "invalid_value"),
+        ({**GOOD, "timestamp": "2026-11-30T10:00:00+99:00"}, "invalid_value"),
+    ],
+)
+async def test_hostile_responses_are_rejected(
+    hass: HomeAssistant, payload: Any, reason: str
+) -> None:
+    """Nothing HA cannot write, or cannot use, gets in; each is counted by reason."""
+    _fire(hass, payload)
+    await _settle(hass)
+    rejected = hass.states.get(REJECTED)
+    assert rejected is not None
+    assert (rejected.state, rejected.attributes.get(reason)) == ("1", 1)
+    assert _state(hass, RECEIVED) == "0"
+    assert _state(hass, EVENT) == "unknown"
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_a_long_topic_counts_against_the_bound(hass: HomeAssistant) -> None:
+    """A 60 KB topic cannot carry 60 KB into the attributes."""
+    _fire(hass, GOOD, topic=f"ha-ai/responses/{'t' * 60_000}")
+    await _settle(hass)
+    rejected = hass.states.get(REJECTED)
+    assert rejected is not None
+    assert rejected.attributes["oversized"] == 1
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_what_is_accepted_can_be_written_by_ha(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """After hostile messages and the edge cases that are fine, HA saves every state.
+
+    The restore-state save and /api/states write all states with HA's JSON
+    encoder: one value it cannot write breaks them for every entity.
+    """
+    hostile = [
+        b'{"automation_id":"a","status":"ok","n":123456789012345678901234567890}',
+        json.dumps({**GOOD, "deep": DEEP}).encode(),
+        b'{"automation_id":"a","status":"ok","x":"\\ud800"}',
+        b'{"automation_id":"a","status":"ok","duration_ms":1e400}',
+    ]
+    for payload in hostile:
+        _fire(hass, payload)
+    edge = {
+        **_nested(16),
+        "status": "s" * 255,
+        "duration_ms": 1.5e300,
+        "big": 2**64 - 1,
+        "small": -(2**63),
+        "text": "caf\u00e9 \U0001f600",
+        "ttl": 86_400,
+        "timestamp": "2026-11-30T10:00:00+14:00",
+    }
+    _fire(hass, edge)
+    await _settle(hass)
+    assert (_state(hass, RECEIVED), _state(hass, REJECTED)) == ("1", "4")
+
+    states = hass.states.async_all()
+    json_bytes([state.as_dict() for state in states])
+    await restore_state.async_get(hass).async_dump_states()
+    saved = {
+        item["state"]["entity_id"]: item
+        for item in hass_storage[restore_state.STORAGE_KEY]["data"]
+    }
+    assert saved[EVENT]["state"]["attributes"]["big"] == 2**64 - 1
+    assert saved[LAST]["state"]["state"] == "s" * 255
+
+
+async def test_retained_responses_are_skipped(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A retained message replayed on subscribing is no new response, and not counted.
+
+    (HA's client hands a retained message to a subscription once; the broker
+    replays it on every new subscription, that is on every reload: see the
+    real-broker test.)
+    """
+    for index in range(3):
+        async_fire_mqtt_message(
+            hass,
+            f"{TOPIC}{index}",
+            json.dumps({"automation_id": "a", "status": "failed"}),
+            retain=True,
+        )
+    await _settle(hass)
+    assert (_state(hass, RECEIVED), _state(hass, FAILED), _state(hass, REJECTED)) == (
+        "0",
+        "0",
+        "0",
+    )
+    assert _state(hass, EVENT) == "unknown"
+    entry: BridgeConfigEntry = init_integration
+    assert entry.runtime_data.responses.counters.retained_skipped == 3
+    assert len([r for r in caplog.records if "retained response" in r.message]) == 1
+
+
+async def test_state_writes_are_bounded(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """A flood of valid responses is counted exactly, with few state writes."""
+    entry: BridgeConfigEntry = init_integration
+    listener = entry.runtime_data.responses
+    clock = [0.0]
+    listener._events = TokenBucket(
+        capacity=RESPONSE_EVENT_BURST, rate=RESPONSE_EVENT_RATE, clock=lambda: clock[0]
+    )
+    writes: dict[str, int] = {}
+
+    @callback
+    def count(event: Event[EventStateChangedData]) -> None:
+        entity_id = event.data["entity_id"]
+        writes[entity_id] = writes.get(entity_id, 0) + 1
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, count)
+    for index in range(50):
+        _fire(hass, {"automation_id": f"a{index}", "status": "failed"})
+    await _settle(hass)
+    assert (_state(hass, RECEIVED), _state(hass, FAILED)) == ("50", "50")
+    assert _state(hass, LAST) == "failed"
+    assert writes[EVENT] == RESPONSE_EVENT_BURST
+    assert listener.counters.not_fired == 50 - RESPONSE_EVENT_BURST
+    # The sensors: once at once, once after the cooldown.
+    assert writes[RECEIVED] <= 2
+    assert writes[LAST] <= 2
+
+    clock[0] += 5  # five seconds refill five events
+    for index in range(10):
+        _fire(hass, {"automation_id": f"b{index}", "status": "ok"})
+    await _settle(hass)
+    assert writes[EVENT] == RESPONSE_EVENT_BURST + 5
+    assert listener.counters.not_fired == 50 - RESPONSE_EVENT_BURST + 5
+    assert _state(hass, RECEIVED) == "60"

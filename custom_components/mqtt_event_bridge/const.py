@@ -29,6 +29,10 @@ MIN_TTL: Final = 1
 MAX_TTL: Final = 86_400
 MIN_OUTBOX_SIZE: Final = 1
 MAX_OUTBOX_SIZE: Final = 100_000
+# Payload bytes the outbox holds at most, whatever its size in events: the
+# oldest waiting event gives way when either bound is reached. It also bounds
+# the saved outbox (payloads are saved as JSON text).
+MAX_OUTBOX_BYTES: Final = 8 * 1024 * 1024
 MIN_THUMBNAIL_LIFETIME: Final = 60
 MAX_THUMBNAIL_LIFETIME: Final = 7 * 86_400
 
@@ -56,17 +60,28 @@ ATTR_CAMERA_ID: Final = "camera_id"
 ATTR_CAMERA_NAME: Final = "camera_name"
 ATTR_THUMBNAIL_URL: Final = "thumbnail_url"
 
-# Responses arrive from anyone on the broker: a bounded size keeps a flood of
-# large messages from costing memory, and keeps event attributes small.
+# Responses arrive from anyone on the broker: a bounded size (topic and
+# payload together) keeps a flood of large messages from costing memory, and
+# keeps event attributes small.
 MAX_RESPONSE_BYTES: Final = 8_192
+# Objects and lists nested deeper than this are refused: attributes stay
+# readable, and far below what HA's JSON encoder can write (254 levels).
+MAX_RESPONSE_DEPTH: Final = 16
+# The response event entity fires for bursts of up to this many responses,
+# and for this many per second in the long run; responses beyond that are
+# still received and counted, but fire no state change (recorder rows are
+# not for an anonymous publisher to fill).
+RESPONSE_EVENT_BURST: Final = 20
+RESPONSE_EVENT_RATE: Final = 1.0
 # Statuses that count as success; any other status is a failed response.
 SUCCESS_STATUSES: Final = frozenset({"success", "succeeded", "ok", "completed", "done"})
 # How many accepted responses the diagnostics download shows.
 RECENT_RESPONSES: Final = 10
 # Events whose round trip can still be measured, newest kept.
 MAX_TRACKED_EVENTS: Final = 1_000
-# At most one log line per this many seconds about rejected responses.
-REJECT_LOG_INTERVAL: Final = 60.0
+# At most one log line per this many seconds about the same kind of problem
+# (rejected responses, failed snapshots, refused event types, ...).
+LOG_INTERVAL: Final = 60.0
 
 # Events handed to HA's MQTT client and not yet acknowledged, at most. More in
 # flight gains nothing (paho itself sends 20 at a time); fewer would stall on
@@ -85,6 +100,10 @@ STATUS_TYPE_PREFIX: Final = "status/"
 CAMERA_EVENT_TYPE: Final = "camera/detection"
 # Event types remembered for discovery; beyond this, new ones are not added.
 MAX_EVENT_TYPES: Final = 200
+# HA's birth message makes the bridge publish its discovery configs again.
+# Anyone can publish it: repeats within this many seconds make one more
+# publish at the end of it, not one each.
+DISCOVERY_REPUBLISH_COOLDOWN: Final = 10.0
 DISCOVERY_STORAGE_VERSION: Final = 1
 
 # Camera snapshots kept for their thumbnail links, per bridge: the oldest goes
@@ -95,3 +114,8 @@ MAX_THUMBNAIL_BYTES: Final = 20 * 1024 * 1024
 # The longest a camera event waits for its snapshot before it is published
 # without one; never longer than the event's own time to live.
 SNAPSHOT_TIMEOUT: Final = 5.0
+# Snapshot content types served behind thumbnail links; anything else (HTML,
+# SVG with its scripts, ...) is never served on HA's origin.
+IMAGE_CONTENT_TYPES: Final = frozenset(
+    {"image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"}
+)

@@ -1,4 +1,4 @@
-"""An event entity that fires on every accepted response."""
+"""An event entity that fires on accepted responses, at a bounded rate."""
 
 from homeassistant.components.event import EventEntity
 from homeassistant.core import HomeAssistant, callback
@@ -53,12 +53,12 @@ class ResponseEvent(BridgeEntity, EventEntity):
     async def async_added_to_hass(self) -> None:
         """Follow the listener."""
         await super().async_added_to_hass()
-        self.async_on_remove(self._listener.async_add_listener(self._async_response))
+        self.async_on_remove(
+            self._listener.async_add_response_listener(self._async_response)
+        )
 
     @callback
-    def _async_response(self, response: Response | None) -> None:
-        if response is None:
-            return
+    def _async_response(self, response: Response) -> None:
         attributes = {
             key: value
             for key, value in response.payload.items()

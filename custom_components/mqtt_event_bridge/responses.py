@@ -11,20 +11,29 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import json
 import logging
+import math
 import time
 from typing import Any
 
 from homeassistant.components import mqtt
+from homeassistant.const import MAX_LENGTH_STATE_STATE
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.debounce import Debouncer
 from homeassistant.util import dt as dt_util
 
 from .const import (
     MAX_RESPONSE_BYTES,
+    MAX_RESPONSE_DEPTH,
+    MAX_TTL,
+    MIN_TTL,
+    PUBLISHER_UPDATE_INTERVAL,
     RECENT_RESPONSES,
-    REJECT_LOG_INTERVAL,
+    RESPONSE_EVENT_BURST,
+    RESPONSE_EVENT_RATE,
     SUCCESS_STATUSES,
 )
 from .publisher import EventPublisher
+from .ratelimit import LogLimiter, TokenBucket
 from .topics import responses_filter
 
 _LOGGER = logging.getLogger(__name__)
@@ -37,6 +46,9 @@ _OPTIONAL_TYPES: dict[str, tuple[type, ...]] = {
     "timestamp": (str,),
     "ttl": (int,),
 }
+# What HA's JSON encoder (orjson) can write: 64-bit integers, signed or not.
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
 
 
 class ResponseRejected(ValueError):  # noqa: N818 - it is an outcome, not a fault
@@ -60,6 +72,70 @@ class Response:
     payload: dict[str, Any]
 
 
+def _refuse_constant(name: str) -> None:
+    """NaN and Infinity are not JSON, and not writable as HA state."""
+    raise ValueError(name)
+
+
+def _finite_float(text: str) -> float:
+    if not math.isfinite(value := float(text)):  # 1e400 reads as infinity
+        raise ValueError(text)
+    return value
+
+
+def _int_that_fits(text: str) -> int:
+    if not _INT_MIN <= (value := int(text)) <= _INT_MAX:
+        raise ValueError(text)
+    return value
+
+
+def _loads(raw: bytes) -> Any:
+    """Read strict UTF-8 JSON, refusing what HA's JSON encoder cannot write back.
+
+    Python's parser rather than HA's (orjson): orjson turns integers beyond 64
+    bits into floats without a word, and those are refused here instead. Bytes
+    in UTF-16 or UTF-32, or with a byte order mark, are not UTF-8 JSON.
+    """
+    try:
+        return json.loads(
+            raw.decode("utf-8"),
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            parse_int=_int_that_fits,
+        )
+    except (ValueError, RecursionError) as err:  # also covers non-UTF-8 bytes
+        raise ResponseRejected("not_json") from err
+
+
+def _is_text(value: str) -> bool:
+    """Tell whether a string can be written as UTF-8 (no lone surrogates)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_json_safe(payload: dict[str, Any]) -> None:
+    """Refuse deep nesting, and text that is not valid Unicode, anywhere."""
+    # Each object or list with its level: the payload itself is level 1.
+    stack: list[tuple[Any, int]] = [(payload, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list) and depth > MAX_RESPONSE_DEPTH:
+            raise ResponseRejected("invalid_value")
+        if isinstance(value, dict):
+            if not all(_is_text(key) for key in value):
+                raise ResponseRejected("invalid_value")
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str) and not _is_text(value):
+            raise ResponseRejected("invalid_value")
+
+
 def _check_types(payload: dict[str, Any]) -> None:
     for key in ("automation_id", "status"):
         if key not in payload:
@@ -75,30 +151,50 @@ def _check_types(payload: dict[str, Any]) -> None:
             raise ResponseRejected("wrong_type")
 
 
+def _check_values(payload: dict[str, Any]) -> None:
+    """Values of the right type that still cannot be used."""
+    # The status becomes a sensor's state, which HA limits to 255 characters.
+    if len(payload["status"]) > MAX_LENGTH_STATE_STATE:
+        raise ResponseRejected("invalid_value")
+    if (duration := payload.get("duration_ms")) is not None and duration < 0:
+        raise ResponseRejected("invalid_value")
+    if (ttl := payload.get("ttl")) is not None and not MIN_TTL <= ttl <= MAX_TTL:
+        raise ResponseRejected("invalid_value")
+
+
 def _is_stale(payload: dict[str, Any], default_ttl: int, now: datetime) -> bool:
     """Tell whether `timestamp + ttl` has passed; without a timestamp it cannot be."""
     if (raw := payload.get("timestamp")) is None:
         return False
-    if (sent := dt_util.parse_datetime(raw)) is None:
-        raise ResponseRejected("wrong_type")
-    if sent.tzinfo is None:
-        sent = sent.replace(tzinfo=dt_util.UTC)
-    return sent + timedelta(seconds=payload.get("ttl", default_ttl)) < now
+    try:
+        # February 30, an offset of 99 hours, or a year past 9999 with the ttl.
+        sent = dt_util.parse_datetime(raw)
+        if sent is not None:
+            if sent.tzinfo is None:
+                sent = sent.replace(tzinfo=dt_util.UTC)
+            return sent + timedelta(seconds=payload.get("ttl", default_ttl)) < now
+    except (ValueError, OverflowError) as err:
+        raise ResponseRejected("invalid_value") from err
+    raise ResponseRejected("wrong_type")  # not a date and time at all
 
 
 def parse_response(
     topic: str, raw: bytes, *, default_ttl: int, now: datetime
 ) -> Response:
-    """Turn a message into a Response, or raise ResponseRejected."""
-    if len(raw) > MAX_RESPONSE_BYTES:
+    """Turn a message into a Response, or raise ResponseRejected.
+
+    Whatever is accepted can be written by HA's JSON encoder: as state,
+    attributes, restore data and recorder rows.
+    """
+    # The topic becomes an attribute too: it counts against the same bound.
+    if len(raw) + len(topic) > MAX_RESPONSE_BYTES:
         raise ResponseRejected("oversized")
-    try:
-        payload = json.loads(raw)
-    except ValueError as err:  # also covers bytes that are not UTF-8
-        raise ResponseRejected("not_json") from err
+    payload = _loads(raw)
     if not isinstance(payload, dict):
         raise ResponseRejected("not_object")
+    _check_json_safe(payload)
     _check_types(payload)
+    _check_values(payload)
     if _is_stale(payload, default_ttl, now):
         raise ResponseRejected("stale")
     status: str = payload["status"]
@@ -120,6 +216,10 @@ class ResponseCounters:
     failed: int = 0
     rejected: int = 0
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    # Received, but beyond the event entity's rate: counted, not fired.
+    not_fired: int = 0
+    # Retained messages the broker replayed on subscribing: not new responses.
+    retained_skipped: int = 0
 
 
 class ResponseListener:
@@ -140,35 +240,76 @@ class ResponseListener:
         self._qos = qos
         self._default_ttl = default_ttl
         self._publisher = publisher
-        self._listeners: list[Callable[[Response | None], None]] = []
-        self._last_reject_log = -REJECT_LOG_INTERVAL
+        self._listeners: list[CALLBACK_TYPE] = []
+        self._response_listeners: list[Callable[[Response], None]] = []
+        # Sensors follow at most once a second, whatever the broker sends.
+        self._notify = Debouncer(
+            hass,
+            _LOGGER,
+            cooldown=PUBLISHER_UPDATE_INTERVAL,
+            immediate=True,
+            function=self._async_notify,
+        )
+        self._events = TokenBucket(
+            capacity=RESPONSE_EVENT_BURST, rate=RESPONSE_EVENT_RATE
+        )
+        self._rejected_log = LogLimiter(_LOGGER)
+        self._retained_log = LogLimiter(_LOGGER)
+        self._not_fired_log = LogLimiter(_LOGGER)
         self.counters = ResponseCounters()
         self.last: Response | None = None
         self.last_round_trip_ms: float | None = None
         self.recent: deque[Response] = deque(maxlen=RECENT_RESPONSES)
 
     async def async_start(self) -> CALLBACK_TYPE:
-        """Subscribe and return how to unsubscribe.
+        """Subscribe and return how to stop (unsubscribe, no more updates).
 
         HA's MQTT client renews the subscription by itself after a reconnect.
         """
-        return await mqtt.async_subscribe(
+        unsubscribe = await mqtt.async_subscribe(
             self._hass, self._topic, self._async_message, self._qos, encoding=None
         )
 
+        @callback
+        def stop() -> None:
+            unsubscribe()
+            self._notify.async_shutdown()
+
+        return stop
+
     @callback
-    def async_add_listener(
-        self, update: Callable[[Response | None], None]
-    ) -> CALLBACK_TYPE:
-        """Call `update` after every message: with the response, or None if rejected."""
+    def async_add_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call `update` when counters or the last response changed.
+
+        Right after the first message, then at most once a second.
+        """
         self._listeners.append(update)
         return lambda: self._listeners.remove(update)
 
     @callback
+    def async_add_response_listener(
+        self, fire: Callable[[Response], None]
+    ) -> CALLBACK_TYPE:
+        """Call `fire` with accepted responses, at a bounded rate."""
+        self._response_listeners.append(fire)
+        return lambda: self._response_listeners.remove(fire)
+
+    @callback
     def _async_message(self, msg: mqtt.ReceiveMessage) -> None:
+        if msg.retain:
+            # Replayed by the broker because we subscribed (on every load):
+            # counting it would count it again after each reload or restart.
+            # HA's own MQTT event entities skip these too.
+            self.counters.retained_skipped += 1
+            self._retained_log.warning(
+                "Skipped a retained response on %.200s: responses are events, not "
+                "states, so they must not be retained; clear it by publishing "
+                "an empty retained message to that topic",
+                msg.topic,
+            )
+            return
         payload = msg.payload
         raw = payload.encode() if isinstance(payload, str) else bytes(payload)
-        response: Response | None = None
         try:
             response = parse_response(
                 msg.topic, raw, default_ttl=self._default_ttl, now=dt_util.utcnow()
@@ -177,8 +318,12 @@ class ResponseListener:
             self._async_rejected(msg.topic, err.reason)
         else:
             self._async_accepted(response)
+        self._notify.async_schedule_call()
+
+    @callback
+    def _async_notify(self) -> None:
         for update in self._listeners:
-            update(response)
+            update()
 
     @callback
     def _async_rejected(self, topic: str, reason: str) -> None:
@@ -187,16 +332,13 @@ class ResponseListener:
         counters.rejected_by_reason[reason] = (
             counters.rejected_by_reason.get(reason, 0) + 1
         )
-        now = time.monotonic()
-        if now - self._last_reject_log >= REJECT_LOG_INTERVAL:
-            self._last_reject_log = now
-            _LOGGER.warning(
-                "Ignored a response on %s (%s); %d ignored so far, "
-                "further ones are logged at most once a minute",
-                topic,
-                reason,
-                counters.rejected,
-            )
+        # The topic is cut: it can be 64 KiB long.
+        self._rejected_log.warning(
+            "Ignored a response on %.200s (%s); %d ignored so far",
+            topic,
+            reason,
+            counters.rejected,
+        )
 
     @callback
     def _async_accepted(self, response: Response) -> None:
@@ -210,3 +352,19 @@ class ResponseListener:
             accepted := self._publisher.async_accepted_at(event_id)
         ):
             self.last_round_trip_ms = (time.monotonic() - accepted) * 1000
+        if not self._response_listeners:
+            return
+        if not self._events.take():
+            self.counters.not_fired += 1
+            self._not_fired_log.warning(
+                "Responses on %s come faster than the response entity fires "
+                "(bursts of %d, then %g a second): all are counted, %d did not "
+                "fire it so far",
+                self._topic,
+                RESPONSE_EVENT_BURST,
+                RESPONSE_EVENT_RATE,
+                self.counters.not_fired,
+            )
+            return
+        for fire in self._response_listeners:
+            fire(response)

@@ -42,7 +42,7 @@ def _last_response_attributes(data: BridgeRuntimeData) -> dict[str, Any] | None:
 def _follow_responses(
     data: BridgeRuntimeData, update: Callable[[], None]
 ) -> Callable[[], None]:
-    return data.responses.async_add_listener(lambda _response: update())
+    return data.responses.async_add_listener(update)
 
 
 def _follow_publisher(

@@ -4,6 +4,8 @@ import asyncio
 import json
 
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import restore_state
+from homeassistant.helpers.json import json_bytes
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from tests.broker.conftest import WAIT, Observer, async_wait_subscribed
@@ -64,3 +66,73 @@ async def test_responses_from_the_broker(
     assert event is not None
     assert event.attributes["event_type"] == "failure"
     assert event.attributes["event_id"] == response["event_id"]
+
+
+async def _async_publish(observer: Observer, topic: str, payload: bytes | str) -> None:
+    observer.client.publish(topic, payload, qos=1).wait_for_publish(WAIT)
+
+
+async def test_hostile_responses_from_the_broker(
+    hass: HomeAssistant, mqtt_entry: MockConfigEntry, observer: Observer
+) -> None:
+    """Messages HA could not write are rejected; HA still saves every state."""
+    entry = make_entry(prefix="it/ai", qos=1)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await async_wait_subscribed(hass, "it/ai/responses/#", 1)
+    topic = "it/ai/responses/automation/x"
+    hostile = [
+        b'{"automation_id":"a","status":"ok","n":123456789012345678901234567890}',
+        b'{"automation_id":"a","status":"ok","x":"\\ud800"}',
+        b'{"automation_id":"a","status":"' + b"s" * 300 + b'"}',
+        b'{"automation_id":"a","status":"ok","timestamp":"9999-12-31T23:59:59+00:00"}',
+        b'{"automation_id":"a","status":"ok","ttl":100000000000000}',
+        b'{"automation_id":"a","status":"ok","l":' + b"[" * 300 + b"]" * 300 + b"}",
+    ]
+    for payload in hostile:
+        await _async_publish(observer, topic, payload)
+    await _async_publish(
+        observer, topic, json.dumps({"automation_id": "good", "status": "ok"})
+    )
+    await _async_state_becomes(hass, f"{SENSOR}responses_received", "1")
+    await _async_state_becomes(hass, f"{SENSOR}rejected_responses", str(len(hostile)))
+    event = hass.states.get(EVENT)
+    assert event is not None
+    assert event.attributes["automation_id"] == "good"
+    json_bytes([state.as_dict() for state in hass.states.async_all()])
+    await restore_state.async_get(hass).async_dump_states()
+
+
+async def test_a_retained_response_counts_once(
+    hass: HomeAssistant, mqtt_entry: MockConfigEntry, observer: Observer
+) -> None:
+    """One retained failure stays one failure through reloads and restarts."""
+    entry = make_entry(prefix="it/ai", qos=1)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await async_wait_subscribed(hass, "it/ai/responses/#", 1)
+    observer.client.publish(
+        "it/ai/responses/automation/porch",
+        json.dumps({"automation_id": "porch", "status": "failed"}),
+        qos=1,
+        retain=True,
+    ).wait_for_publish(WAIT)
+    await _async_state_becomes(hass, f"{SENSOR}failed_responses", "1")
+
+    for _ in range(3):
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        await async_wait_subscribed(hass, "it/ai/responses/#", 1)
+        listener = entry.runtime_data.responses
+        # The broker replays the retained message to each new subscription.
+        async with asyncio.timeout(WAIT):
+            while listener.counters.retained_skipped < 1:
+                await asyncio.sleep(0.02)
+    await hass.async_block_till_done()
+    for sensor, value in (("failed_responses", "1"), ("responses_received", "1")):
+        state = hass.states.get(f"{SENSOR}{sensor}")
+        assert state is not None
+        assert state.state == value
+    # Clear the retained message, as the warning tells users to.
+    observer.client.publish(
+        "it/ai/responses/automation/porch", b"", qos=1, retain=True
+    ).wait_for_publish(WAIT)
