@@ -1,6 +1,7 @@
 """The outbox, against PHACC's mocked MQTT client (real-broker tests in broker/)."""
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 import gc
 import tracemalloc
@@ -8,6 +9,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.mqtt import MQTT_CONNECTION_STATE
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
@@ -20,7 +22,12 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
-from custom_components.mqtt_event_bridge.const import CONF_OUTBOX_SIZE, MAX_IN_FLIGHT
+from custom_components.mqtt_event_bridge.const import (
+    CONF_OUTBOX_SIZE,
+    MAX_IN_FLIGHT,
+    MAX_OUTBOX_BYTES,
+)
+from custom_components.mqtt_event_bridge.envelope import OutgoingEvent, build_event
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
 from custom_components.mqtt_event_bridge.publisher import (
     EXPIRY_SUPPORTED,
@@ -252,7 +259,8 @@ async def test_restart_restores_valid_and_counts_expired(
         ("ha-ai/events/seq", {"event_id": "fresh"}, 1, False)
     ]
     counters = _publisher(entry).counters
-    assert (counters.published, counters.expired) == (1, 2)
+    # An expiry that cannot be read cannot be sent either: it ends as failed.
+    assert (counters.published, counters.expired, counters.failed) == (1, 1, 1)
 
 
 async def test_removing_the_entry_forgets_the_outbox(
@@ -350,3 +358,189 @@ async def test_broker_expiry_is_at_least_one_second(
     _set_connected(hass, mqtt_mock, True)
     await hass.async_block_till_done()
     assert calls == [{"retain": False, "message_expiry_interval": 1}]
+
+
+def _saved(name: str, **changes: Any) -> dict[str, Any]:
+    """An event as the outbox Store keeps it, valid unless changed."""
+    return {
+        "event_id": name,
+        "topic": "ha-ai/events/seq",
+        "payload": f'{{"event_id": "{name}"}}',
+        "qos": 1,
+        "expires_at": (dt_util.utcnow() + timedelta(seconds=30)).isoformat(),
+    } | changes
+
+
+def _event(n: int, size: int = 0) -> OutgoingEvent:
+    return build_event(
+        topic="ha-ai/events/seq",
+        event_type="seq",
+        data={"n": n, "pad": "x" * size},
+        qos=1,
+        ttl=60,
+        now=dt_util.utcnow(),
+    )
+
+
+async def test_saving_while_events_arrive(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """The Store writes in a worker thread while the loop keeps adding events.
+
+    What it writes is a snapshot taken in the loop: walking the outbox from the
+    thread failed with "deque mutated during iteration" during steady traffic.
+    """
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, options={CONF_OUTBOX_SIZE: 100_000})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    publisher = _publisher(entry)
+    _set_connected(hass, mqtt_mock, False)
+    await hass.async_block_till_done()
+    for n in range(40_000):
+        publisher.async_submit(_event(n))
+    saving = hass.async_add_executor_job(publisher._stored_outbox)
+    n = 40_000
+    while not saving.done():
+        publisher.async_submit(_event(n))
+        n += 1
+        await asyncio.sleep(0)
+    saved = await saving
+    assert 40_000 <= len(saved) <= n
+    assert [item["event_id"] for item in saved[:2]] == [
+        w.event.event_id for w in list(publisher._outbox)[:2]
+    ]
+
+
+async def test_outbox_is_bounded_in_bytes(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """1,000 events of 60 KB hold at most MAX_OUTBOX_BYTES; the oldest give way."""
+    publisher = _publisher(init_integration)
+    _set_connected(hass, mqtt_mock, False)
+    await hass.async_block_till_done()
+    events = [_event(n, size=60_000) for n in range(1_000)]
+    for event in events:
+        publisher.async_submit(event)
+    kept = publisher.outbox_size
+    held = sum(len(event.payload) for event in events[-kept:])
+    assert held <= MAX_OUTBOX_BYTES < held + len(events[-kept - 1].payload)
+    assert publisher.outbox_bytes == held
+    assert publisher.counters.overflowed == 1_000 - kept
+
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    saved = hass_storage[STORE_KEY.format(init_integration.entry_id)]["data"]
+    assert [item["event_id"] for item in saved] == [
+        event.event_id for event in events[-kept:]
+    ]
+
+
+async def test_restored_outbox_obeys_a_smaller_size(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, hass_storage: dict[str, Any]
+) -> None:
+    """Saved with room for 10, restored with room for 3: the 3 newest stay."""
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, options={CONF_OUTBOX_SIZE: 3})
+    hass_storage[STORE_KEY.format(entry.entry_id)] = {
+        "version": 1,
+        "key": STORE_KEY.format(entry.entry_id),
+        "data": [_saved(f"e{n}") for n in range(10)],
+    }
+    _set_connected(hass, mqtt_mock, False)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    publisher = _publisher(entry)
+    assert publisher.outbox_size == 3
+    assert publisher.counters.overflowed == 7
+    assert [item["event_id"] for item in publisher._stored_outbox()] == [
+        "e7",
+        "e8",
+        "e9",
+    ]
+
+
+# Bad entries beside a sound one ("ok"), made when the test runs (times pass).
+BAD_ENTRIES: list[tuple[Callable[[], list[Any]], int]] = [
+    (lambda: ["text"], 1),
+    (lambda: [_saved("a", qos="1"), _saved("b", qos=5)], 2),
+    (lambda: [_saved("c", qos=True), _saved("d", topic="x/+/y")], 2),
+    (lambda: [_saved("e", topic=""), _saved("f", topic="$SYS/x")], 2),
+    (lambda: [_saved("g", topic="t" * 2_000)], 1),
+    (lambda: [_saved("h", expires_at="2026-12-01T10:00:00")], 1),
+    (lambda: [_saved("i", expires_at="2026-02-30T10:00:00+00:00")], 1),
+    (lambda: [_saved("j", payload=5), _saved("k", event_id=None)], 2),
+    (lambda: [_saved("l", payload="x" * 70_000)], 1),
+    (lambda: [{"event_id": "m"}], 1),
+]
+
+
+@pytest.mark.parametrize(("bad", "failed"), BAD_ENTRIES)
+async def test_a_corrupted_outbox_store_does_not_stop_the_bridge(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    hass_storage: dict[str, Any],
+    bad: Callable[[], list[Any]],
+    failed: int,
+) -> None:
+    """Hand-edited entries are dropped and counted; the sound ones are sent."""
+    entry = await _start_with_saved(hass, hass_storage, [_saved("ok"), *bad()])
+    counters = _publisher(entry).counters
+    assert counters.failed == failed
+    assert published(mqtt_mock) == [("ha-ai/events/seq", {"event_id": "ok"}, 1, False)]
+
+
+async def test_an_outbox_store_that_is_no_list(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, hass_storage: dict[str, Any]
+) -> None:
+    """Saved data of the wrong shape is one unreadable entry, counted."""
+    entry = await _start_with_saved(hass, hass_storage, {"not": "a list"})
+    counters = _publisher(entry).counters
+    assert counters.failed == 1
+    assert published(mqtt_mock) == []
+
+
+async def _start_with_saved(
+    hass: HomeAssistant, hass_storage: dict[str, Any], data: Any
+) -> MockConfigEntry:
+    """Load a bridge whose outbox Store holds `data`."""
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    hass_storage[STORE_KEY.format(entry.entry_id)] = {
+        "version": 1,
+        "key": STORE_KEY.format(entry.entry_id),
+        "data": data,
+    }
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    return entry
+
+
+async def test_an_outbox_store_of_another_version_does_not_stop_the_bridge(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, hass_storage: dict[str, Any]
+) -> None:
+    """A version this bridge cannot migrate counts as no saved outbox."""
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    hass_storage[STORE_KEY.format(entry.entry_id)] = {
+        "version": 7,
+        "key": STORE_KEY.format(entry.entry_id),
+        "data": [_saved("ok")],
+    }
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.LOADED
+    assert published(mqtt_mock) == []
+
+
+async def test_an_unexpected_client_error_is_counted(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
+) -> None:
+    """Whatever the client raises, the event ends as failed, not as a lost task."""
+    mqtt_mock.async_publish.side_effect = ValueError("no such QoS")
+    await _publish(hass, 1)
+    await hass.async_block_till_done()
+    counters = _publisher(init_integration).counters
+    assert (counters.published, counters.failed) == (0, 1)

@@ -2,6 +2,7 @@
 
 import pytest
 
+from custom_components.mqtt_event_bridge import topics
 from custom_components.mqtt_event_bridge.const import MAX_NAME_LENGTH
 from custom_components.mqtt_event_bridge.topics import (
     camera_id_from,
@@ -93,3 +94,11 @@ def test_camera_id_from(text: str, camera_id: str) -> None:
     """Camera ids become one safe level; nothing usable gives empty."""
     assert camera_id_from(text) == camera_id
     assert is_valid_name(camera_id) or not camera_id
+
+
+def test_long_names_are_not_cached() -> None:
+    """A refused 1 MB name is not remembered: the cache holds short names only."""
+    before = topics._is_valid_short_name.cache_info().currsize
+    for letter in "abcdefghij":
+        assert not is_valid_name(letter * 1_000_000)
+    assert topics._is_valid_short_name.cache_info().currsize == before

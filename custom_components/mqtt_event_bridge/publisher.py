@@ -11,13 +11,14 @@ paho retransmits QoS 1 and 2 messages by itself after a reconnect.
 """
 
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import inspect
 import logging
+import threading
 import time
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntry
@@ -27,16 +28,22 @@ from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
+from homeassistant.util.async_ import run_callback_threadsafe
 
 from .const import (
     DOMAIN,
     EXPIRY_CHECK_INTERVAL,
     MAX_IN_FLIGHT,
+    MAX_OUTBOX_BYTES,
+    MAX_PAYLOAD_BYTES,
     MAX_TRACKED_EVENTS,
     OUTBOX_STORAGE_VERSION,
     PUBLISHER_UPDATE_INTERVAL,
+    QOS_LEVELS,
 )
 from .envelope import OutgoingEvent
+from .storage import async_load_store
+from .topics import topic_error
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -91,6 +98,91 @@ def outbox_store(hass: HomeAssistant, entry_id: str) -> Store[list[StoredEvent]]
     return Store(hass, OUTBOX_STORAGE_VERSION, f"{DOMAIN}.{entry_id}.outbox")
 
 
+def _to_stored(waiting: Iterable[_Waiting]) -> list[StoredEvent]:
+    """Give the saved form of waiting events (in a worker thread, on a snapshot)."""
+    return [
+        StoredEvent(
+            event_id=w.event.event_id,
+            topic=w.event.topic,
+            payload=w.event.payload.decode(),
+            qos=w.event.qos,
+            expires_at=w.event.expires_at.isoformat(),
+        )
+        for w in waiting
+    ]
+
+
+def _from_stored(item: Any) -> OutgoingEvent | None:
+    """Rebuild a saved event; None when the saved form is not sound."""
+    if not isinstance(item, dict):
+        return None
+    event_id, topic = item.get("event_id"), item.get("topic")
+    payload, qos = item.get("payload"), item.get("qos")
+    expires_at = item.get("expires_at")
+    if not (
+        isinstance(event_id, str)
+        and isinstance(topic, str)
+        and topic_error(topic) is None
+        and isinstance(payload, str)
+        and type(qos) is int
+        and qos in QOS_LEVELS
+        and isinstance(expires_at, str)
+    ):
+        return None
+    try:
+        when = dt_util.parse_datetime(expires_at)
+    except (ValueError, OverflowError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    encoded = payload.encode()
+    if len(encoded) > MAX_PAYLOAD_BYTES:
+        return None
+    return OutgoingEvent(
+        event_id=event_id, topic=topic, payload=encoded, qos=qos, expires_at=when
+    )
+
+
+@dataclass(kw_only=True, slots=True)
+class _Restored:
+    waiting: deque[_Waiting]
+    size: int = 0
+    expired: int = 0
+    overflowed: int = 0
+    invalid: int = 0
+
+
+def _restore(saved: Any, *, now: datetime, max_count: int) -> _Restored:
+    """Rebuild the saved outbox within today's bounds; runs in a worker thread.
+
+    The oldest events give way when the outbox is now smaller (in events or
+    bytes) than when it was saved, as they would have while waiting.
+    """
+    restored = _Restored(waiting=deque())
+    if saved is None:
+        return restored
+    if not isinstance(saved, list):
+        saved = [saved]  # one entry, which cannot be an event
+    events: list[OutgoingEvent] = []
+    for item in saved:
+        if (event := _from_stored(item)) is None:
+            restored.invalid += 1
+        elif event.expires_at <= now:
+            restored.expired += 1
+        else:
+            events.append(event)
+    for event in reversed(events):
+        if (
+            len(restored.waiting) >= max_count
+            or restored.size + len(event.payload) > MAX_OUTBOX_BYTES
+        ):
+            break
+        restored.waiting.appendleft(_Waiting(event, None))
+        restored.size += len(event.payload)
+    restored.overflowed = len(events) - len(restored.waiting)
+    return restored
+
+
 def _client_kept_it(err: HomeAssistantError, qos: int) -> bool:
     """Tell whether paho kept a message although publishing raised.
 
@@ -112,6 +204,8 @@ class EventPublisher:
         self._entry = entry
         self._outbox_size = outbox_size
         self._outbox: deque[_Waiting] = deque()
+        # Payload bytes waiting in the outbox.
+        self._outbox_bytes = 0
         self._in_flight = 0
         self._connected = False
         self._running = False
@@ -149,22 +243,32 @@ class EventPublisher:
         """Events handed to the client and not yet acknowledged."""
         return self._in_flight
 
+    @property
+    def outbox_bytes(self) -> int:
+        """Payload bytes of the events waiting for the broker."""
+        return self._outbox_bytes
+
     async def async_start(self) -> None:
         """Restore saved events, follow the connection, start sending."""
-        now = dt_util.utcnow()
-        for stored in await self._store.async_load() or []:
-            expires_at = dt_util.parse_datetime(stored["expires_at"])
-            if expires_at is None or expires_at <= now:
-                self.counters.expired += 1
-                continue
-            event = OutgoingEvent(
-                event_id=stored["event_id"],
-                topic=stored["topic"],
-                payload=stored["payload"].encode(),
-                qos=stored["qos"],
-                expires_at=expires_at,
+        # Checked and rebuilt in a worker thread: a large outbox takes a while.
+        restored = await self._hass.async_add_executor_job(
+            lambda saved: _restore(
+                saved, now=dt_util.utcnow(), max_count=self._outbox_size
+            ),
+            await async_load_store(self._store),
+        )
+        self.counters.expired += restored.expired
+        self.counters.overflowed += restored.overflowed
+        # Events that cannot be sent end here, counted.
+        self.counters.failed += restored.invalid
+        if restored.invalid:
+            _LOGGER.warning(
+                "%d saved events (of %s) were not valid and are counted as failed",
+                restored.invalid,
+                self._store.key,
             )
-            self._outbox.append(_Waiting(event, None))
+        self._outbox = restored.waiting
+        self._outbox_bytes = restored.size
         self._running = True
         self._connected = mqtt.is_connected(self._hass)
         self._unsubscribe = [
@@ -187,7 +291,11 @@ class EventPublisher:
             unsubscribe()
         self._unsubscribe = []
         self._notify.async_shutdown()
-        await self._store.async_save(self._stored_outbox())
+        # A snapshot here; turned into its saved form in a worker thread.
+        waiting = tuple(self._outbox)
+        await self._store.async_save(
+            await self._hass.async_add_executor_job(_to_stored, waiting)
+        )
 
     @callback
     def async_add_listener(self, update: CALLBACK_TYPE) -> Callable[[], None]:
@@ -202,11 +310,16 @@ class EventPublisher:
         self._accepted_at[event.event_id] = accepted_at
         if len(self._accepted_at) > MAX_TRACKED_EVENTS:
             self._accepted_at.popitem(last=False)
-        if len(self._outbox) >= self._outbox_size:
+        size = len(event.payload)
+        while self._outbox and (
+            len(self._outbox) >= self._outbox_size
+            or self._outbox_bytes + size > MAX_OUTBOX_BYTES
+        ):
             # The newest events matter most: the oldest waiting one gives way.
-            self._outbox.popleft()
+            self._outbox_bytes -= len(self._outbox.popleft().event.payload)
             self.counters.overflowed += 1
         self._outbox.append(_Waiting(event, accepted_at))
+        self._outbox_bytes += size
         self._async_dispatch()
         if self._outbox:
             # The outbox sends oldest first, so this event waits too (MQTT is
@@ -248,6 +361,7 @@ class EventPublisher:
                 and self._in_flight < MAX_IN_FLIGHT
             ):
                 waiting = self._outbox.popleft()
+                self._outbox_bytes -= len(waiting.event.payload)
                 if waiting.event.expires_at <= now:
                     self.counters.expired += 1
                     continue
@@ -274,6 +388,9 @@ class EventPublisher:
                 self.counters.published += 1
             else:
                 self._async_failed(event, err)
+        # Whatever else the client raises, the event ends counted.
+        except Exception as err:  # noqa: BLE001
+            self._async_failed(event, err)
         else:
             self.counters.published += 1
             if self._failing:
@@ -287,7 +404,7 @@ class EventPublisher:
             self._async_changed()
 
     @callback
-    def _async_failed(self, event: OutgoingEvent, err: HomeAssistantError) -> None:
+    def _async_failed(self, event: OutgoingEvent, err: Exception) -> None:
         self.counters.failed += 1
         # One warning per outage, not one per event.
         if not self._failing:
@@ -306,6 +423,7 @@ class EventPublisher:
         if expired := len(self._outbox) - len(kept):
             self.counters.expired += expired
             self._outbox = kept
+            self._outbox_bytes = sum(len(w.event.payload) for w in kept)
             self._async_changed()
 
     @callback
@@ -325,13 +443,14 @@ class EventPublisher:
             update()
 
     def _stored_outbox(self) -> list[StoredEvent]:
-        return [
-            StoredEvent(
-                event_id=w.event.event_id,
-                topic=w.event.topic,
-                payload=w.event.payload.decode(),
-                qos=w.event.qos,
-                expires_at=w.event.expires_at.isoformat(),
-            )
-            for w in self._outbox
-        ]
+        """Give the saved outbox: in a worker thread to write, in the loop to load.
+
+        The outbox changes in the loop only, so the snapshot is taken there;
+        walking it from the worker thread while events arrive would fail.
+        """
+        if threading.get_ident() == self._hass.loop_thread_id:
+            return _to_stored(tuple(self._outbox))
+        waiting = run_callback_threadsafe(
+            self._hass.loop, lambda: tuple(self._outbox)
+        ).result()
+        return _to_stored(waiting)

@@ -32,11 +32,34 @@ def prefix_error(prefix: str) -> str | None:
     return next((key for key, broken in _PREFIX_RULES if broken(prefix)), None)
 
 
-# The same few types come again and again: each is checked once.
-@lru_cache(maxsize=1024)
+# Far more than any topic the bridge builds; MQTT allows 65,535 bytes.
+_MAX_TOPIC_LENGTH = 1_024
+
+
+def topic_error(topic: str) -> str | None:
+    """Return why a whole topic (read back from storage) cannot be published to."""
+    if len(topic) > _MAX_TOPIC_LENGTH:
+        return "topic_too_long"
+    return next(
+        (
+            key
+            for key, broken in _PREFIX_RULES
+            if key != "prefix_too_long" and broken(topic)
+        ),
+        None,
+    )
+
+
 def is_valid_name(name: str) -> bool:
     """Tell whether an event type or status name is safe to append to a topic."""
-    return len(name) <= MAX_NAME_LENGTH and _NAME_RE.fullmatch(name) is not None
+    # Too long is refused before the cache: it holds only short names.
+    return len(name) <= MAX_NAME_LENGTH and _is_valid_short_name(name)
+
+
+# The same few types come again and again: each is checked once.
+@lru_cache(maxsize=1024)
+def _is_valid_short_name(name: str) -> bool:
+    return _NAME_RE.fullmatch(name) is not None
 
 
 def event_topic(prefix: str, event_type: str) -> str:
