@@ -1,5 +1,6 @@
 """MQTT discovery, against PHACC's mocked client (which feeds HA's own discovery)."""
 
+from datetime import timedelta
 import json
 import logging
 from typing import Any
@@ -9,15 +10,18 @@ from homeassistant.components.device_automation import (
     async_get_device_automations,
 )
 from homeassistant.components.mqtt import MQTT_CONNECTION_STATE
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_mqtt_message,
+    async_fire_time_changed,
 )
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 from syrupy.assertion import SnapshotAssertion
@@ -26,6 +30,7 @@ from custom_components.mqtt_event_bridge.const import (
     CONF_DISCOVERY,
     CONF_EVENT_TYPES,
     CONF_TOPIC_PREFIX,
+    DISCOVERY_REPUBLISH_COOLDOWN,
 )
 from custom_components.mqtt_event_bridge.discovery import HaStatus
 from tests.conftest import call_action, make_entry
@@ -429,3 +434,128 @@ async def test_removal_while_the_broker_refuses(
     await hass.async_block_till_done()
     assert "Could not clear" in caplog.text
     assert "broker says no" in caplog.text
+
+
+async def test_birth_messages_are_coalesced(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
+) -> None:
+    """Bursts of "online" from anyone: one publish now, one after the cooldown."""
+    entry_id = init_integration.entry_id
+    await hass.async_block_till_done()
+    mqtt_mock.async_publish.reset_mock()
+    for _ in range(2):
+        # During the first publish, and after it within the cooldown.
+        for _ in range(100):
+            async_fire_mqtt_message(hass, "homeassistant/status", "online")
+        await hass.async_block_till_done()
+        assert len(_device_configs(mqtt_mock, entry_id)) == 1
+
+    async_fire_time_changed(
+        hass, dt_util.utcnow() + timedelta(seconds=DISCOVERY_REPUBLISH_COOLDOWN + 1)
+    )
+    await hass.async_block_till_done()
+    assert len(_device_configs(mqtt_mock, entry_id)) == 2
+    # Quiet since: nothing more to publish.
+    async_fire_time_changed(
+        hass, dt_util.utcnow() + timedelta(seconds=3 * DISCOVERY_REPUBLISH_COOLDOWN)
+    )
+    await hass.async_block_till_done()
+    assert len(_device_configs(mqtt_mock, entry_id)) == 2
+
+
+async def test_requests_during_a_publish_make_one_more(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
+) -> None:
+    """Reconnects while configs are being published are served by one more round."""
+    entry_id = init_integration.entry_id
+    await hass.async_block_till_done()
+    mqtt_mock.async_publish.reset_mock()
+    for _ in range(5):
+        async_dispatcher_send(hass, MQTT_CONNECTION_STATE, True)
+    await hass.async_block_till_done()
+    assert len(_device_configs(mqtt_mock, entry_id)) == 2
+
+
+async def test_type_limit_warns_once(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A caller publishing new types past the limit is told once a minute."""
+    monkeypatch.setattr(
+        "custom_components.mqtt_event_bridge.discovery.MAX_EVENT_TYPES", 0
+    )
+    for n in range(50):
+        await call_action(hass, "publish_event", {"event_type": f"type{n}"})
+    await hass.async_block_till_done()
+    assert len([r for r in caplog.records if "Not adding" in r.message]) == 1
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        ["not", "a", "dict"],
+        {"event_types": "x", "published": [], "prefix": 5},
+        {"event_types": [1, "a/+", "ok/type", "ok/type"], "published": {}},
+        {"published": {"a/#": {"x": "event"}, "homeassistant/x/config": "event"}},
+        {"prefix": "$SYS"},
+    ],
+)
+async def test_a_corrupted_discovery_store_does_not_stop_the_bridge(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    hass_storage: dict[str, Any],
+    data: Any,
+) -> None:
+    """What is sound is kept, the rest dropped; the bridge starts and publishes."""
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    key = f"mqtt_event_bridge.{entry.entry_id}.discovery"
+    hass_storage[key] = {"version": 1, "key": key, "data": data}
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    discovery = entry.runtime_data.discovery
+    assert all(isinstance(topic, str) for topic in discovery.published_topics)
+    expected_types = ["suggestion/generated", "status/analysis_complete"]
+    if isinstance(data, dict) and isinstance(data.get("event_types"), list):
+        expected_types.append("ok/type")
+    assert discovery.event_types == expected_types
+    retained = [topic for topic, _ in _retained(mqtt_mock, entry.entry_id)]
+    assert "homeassistant/device/mqtt_event_bridge_ENTRY/config" in retained
+    assert all("#" not in topic and "$" not in topic for topic in retained)
+
+
+async def test_a_discovery_store_of_another_version_is_skipped(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, hass_storage: dict[str, Any]
+) -> None:
+    """A version the bridge cannot migrate counts as no saved state."""
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    key = f"mqtt_event_bridge.{entry.entry_id}.discovery"
+    hass_storage[key] = {"version": 9, "key": key, "data": {}}
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_removal_without_a_saved_prefix(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, hass_storage: dict[str, Any]
+) -> None:
+    """Topics saved without a prefix are cleared; there is no availability to clear."""
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    key = f"mqtt_event_bridge.{entry.entry_id}.discovery"
+    topic = "homeassistant/device/old/config"
+    hass_storage[key] = {
+        "version": 1,
+        "key": key,
+        "data": {"event_types": [], "published": {topic: {"a": "event"}}},
+    }
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert [(c.args[0], c.args[1]) for c in mqtt_mock.async_publish.call_args_list] == [
+        (topic, "")
+    ]
+    assert key not in hass_storage

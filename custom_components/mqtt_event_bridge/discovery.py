@@ -6,6 +6,7 @@ same broker) to create. Configs are retained; what was published is kept in a
 Store, so that removing the bridge, or a type, leaves nothing on the broker.
 """
 
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 import hashlib
 import logging
@@ -18,18 +19,30 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.json import json_dumps
 from homeassistant.helpers.storage import Store
 from homeassistant.loader import async_get_integration
 
 from .const import (
     CAMERA_EVENT_TYPE,
+    DISCOVERY_REPUBLISH_COOLDOWN,
     DISCOVERY_STORAGE_VERSION,
     DOMAIN,
     MAX_EVENT_TYPES,
     STATUS_TYPE_PREFIX,
 )
-from .topics import availability_topic, camera_filter, event_topic, status_topic
+from .ratelimit import LogLimiter
+from .storage import async_load_store
+from .topics import (
+    availability_topic,
+    camera_filter,
+    event_topic,
+    is_valid_name,
+    prefix_error,
+    status_topic,
+    topic_error,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -152,14 +165,27 @@ class DiscoveryPublisher:
     # Every type offered, for a cheap check on each publish.
     _known: set[str] = field(init=False, default_factory=set)
     _unsubscribe: list[CALLBACK_TYPE] = field(init=False, default_factory=list)
+    _limit_log: LogLimiter = field(
+        init=False, default_factory=lambda: LogLimiter(_LOGGER)
+    )
+    # HA's birth message, which anyone can publish, asks at most once a cooldown.
+    _birth: Debouncer[Coroutine[Any, Any, None]] = field(init=False)
+    # One publish of everything at a time; a request meanwhile makes one more.
+    _publishing: bool = field(init=False, default=False)
+    _publish_again: bool = field(init=False, default=False)
 
     async def async_start(self) -> None:
         """Restore what was published, then publish whenever MQTT (re)connects."""
         self._store = discovery_store(self.hass, self.entry.entry_id)
-        self._stored = await self._store.async_load() or StoredDiscovery(
-            event_types=[], published={}, prefix=None
-        )
+        self._stored = _checked_stored(await async_load_store(self._store))
         self._known = {*self.configured_types, *self._stored["event_types"]}
+        self._birth = Debouncer(
+            self.hass,
+            _LOGGER,
+            cooldown=DISCOVERY_REPUBLISH_COOLDOWN,
+            immediate=True,
+            function=self._async_publish_everything,
+        )
         self._version = str((await async_get_integration(self.hass, DOMAIN)).version)
         self._unsubscribe = [
             mqtt.async_subscribe_connection_status(
@@ -173,13 +199,14 @@ class DiscoveryPublisher:
             ),
         ]
         if mqtt.is_connected(self.hass):
-            await self._async_publish_all()
+            await self._async_publish_everything()
 
     async def async_stop(self) -> None:
         """Say offline; configs stay, so entities survive a reload or restart."""
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
+        self._birth.async_shutdown()
         self._async_say_offline()
         # What was published must be known to the next start, or to a removal.
         await self._store.async_save(self._stored)
@@ -203,7 +230,7 @@ class DiscoveryPublisher:
         if event_type in self._known:
             return
         if len(self._stored["event_types"]) >= MAX_EVENT_TYPES:
-            _LOGGER.warning(
+            self._limit_log.warning(
                 "Not adding event type %s to discovery: %d types are the limit",
                 event_type,
                 MAX_EVENT_TYPES,
@@ -230,14 +257,28 @@ class DiscoveryPublisher:
     @callback
     def _async_birth(self, msg: mqtt.ReceiveMessage) -> None:
         if msg.payload == self._ha_status().online:
-            self._async_schedule_publish_all()
+            self._birth.async_schedule_call()
 
     @callback
     def _async_schedule_publish_all(self) -> None:
         """Publish everything in a task of the entry, awaited on unload."""
         self.entry.async_create_task(
-            self.hass, self._async_publish_all(), "publish discovery"
+            self.hass, self._async_publish_everything(), "publish discovery"
         )
+
+    async def _async_publish_everything(self) -> None:
+        """Publish everything once, or once more after a publish under way."""
+        if self._publishing:
+            self._publish_again = True
+            return
+        self._publishing = True
+        try:
+            self._publish_again = True
+            while self._publish_again:
+                self._publish_again = False
+                await self._async_publish_all()
+        finally:
+            self._publishing = False
 
     @callback
     def _async_ha_stop(self, _event: Event) -> None:
@@ -370,11 +411,46 @@ class DiscoveryPublisher:
             _LOGGER.debug("Publishing %s waits for the broker: %s", topic, err)
 
 
+def _checked_stored(raw: Any) -> StoredDiscovery:
+    """Keep what is sound of a (possibly hand-edited) Store; drop the rest."""
+    stored = StoredDiscovery(event_types=[], published={}, prefix=None)
+    if raw is None:
+        return stored
+    if not isinstance(raw, dict):
+        raw = {}
+    types = raw.get("event_types")
+    if isinstance(types, list):
+        valid = [t for t in types if isinstance(t, str) and is_valid_name(t)]
+        stored["event_types"] = list(dict.fromkeys(valid))[:MAX_EVENT_TYPES]
+    published = raw.get("published")
+    if isinstance(published, dict):
+        stored["published"] = {
+            topic: components
+            for topic, components in published.items()
+            if isinstance(topic, str)
+            and topic_error(topic) is None
+            and isinstance(components, dict)
+            and all(
+                isinstance(key, str) and isinstance(value, str)
+                for key, value in components.items()
+            )
+        }
+    prefix = raw.get("prefix")
+    if isinstance(prefix, str) and prefix_error(prefix) is None:
+        stored["prefix"] = prefix
+    if stored != raw:
+        _LOGGER.warning(
+            "Parts of the saved discovery state were not valid and are ignored"
+        )
+    return stored
+
+
 async def async_clear_discovery(hass: HomeAssistant, entry_id: str) -> None:
     """Clear every config and the availability a removed entry left retained."""
     store = discovery_store(hass, entry_id)
-    stored = await store.async_load()
-    if stored is None:
+    stored = _checked_stored(await async_load_store(store))
+    if stored == StoredDiscovery(event_types=[], published={}, prefix=None):
+        await store.async_remove()
         return
     topics = list(stored["published"])
     if stored["prefix"] is not None:
