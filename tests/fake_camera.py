@@ -1,6 +1,7 @@
 """HA camera entities whose snapshots the tests control."""
 
 import asyncio
+import threading
 
 from homeassistant.components.camera import Camera
 from homeassistant.core import HomeAssistant
@@ -14,8 +15,10 @@ from pytest_homeassistant_custom_component.common import (
     mock_platform,
 )
 
-# What the cameras return: bytes, an exception to raise, or HANG.
+# What the cameras return: bytes, an exception to raise, HANG (an await that
+# never ends) or BLOCK (a worker thread that waits for `release`).
 HANG = "hang"
+BLOCK = "block"
 
 
 class FakeCamera(Camera):
@@ -36,6 +39,9 @@ class FakeCamera(Camera):
         self.content_type = content_type
         self.answer = answer
         self.snapshots = 0
+        self.release = threading.Event()
+        # Worker threads inside the camera right now.
+        self.threads_blocked = 0
 
     async def async_camera_image(
         self, width: int | None = None, height: int | None = None
@@ -46,8 +52,19 @@ class FakeCamera(Camera):
             raise self.answer
         if self.answer == HANG:
             await asyncio.Event().wait()
+        if self.answer == BLOCK:
+            # As HA's default camera_image does: in a worker thread.
+            return await self.hass.async_add_executor_job(self._blocking_read)
         assert isinstance(self.answer, bytes)
         return self.answer
+
+    def _blocking_read(self) -> bytes:
+        self.threads_blocked += 1
+        try:
+            self.release.wait()
+        finally:
+            self.threads_blocked -= 1
+        return b"\xff\xd8 late \xff\xd9"
 
 
 async def async_setup_cameras(hass: HomeAssistant, *cameras: FakeCamera) -> None:

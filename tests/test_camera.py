@@ -1,5 +1,6 @@
 """Camera events: payload, camera ids, snapshots and their signed links."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from http import HTTPStatus
@@ -31,7 +32,7 @@ from custom_components.mqtt_event_bridge.const import (
 )
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
 from tests.conftest import call_action, event_calls, published
-from tests.fake_camera import HANG, FakeCamera, async_setup_cameras
+from tests.fake_camera import BLOCK, HANG, FakeCamera, async_setup_cameras
 
 type ClientFactory = Callable[[], Awaitable[TestClient[Any, Any]]]
 
@@ -549,3 +550,85 @@ async def test_readme_camera_notification(hass: HomeAssistant) -> None:
             "data": {"image": "", "tag": "front_door"},
         },
     ]
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_a_stuck_camera_holds_one_thread(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    mock_config_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """100 events of a camera that blocks: one worker thread, one warning a minute."""
+    monkeypatch.setattr(camera_event, "SNAPSHOT_TIMEOUT", 0.05)
+    stuck = FakeCamera("Stuck", BLOCK)
+    await async_setup_cameras(hass, stuck)
+    try:
+        for _ in range(100):
+            await _publish(hass, {**FRONT_DOOR, "entity_id": "camera.stuck"})
+        assert stuck.snapshots == 1
+        assert stuck.threads_blocked == 1
+        payloads = [payload for _, payload, _, _ in published(mqtt_mock)]
+        assert len(payloads) == 100
+        assert all(payload["thumbnail_url"] is None for payload in payloads)
+        entry: BridgeConfigEntry = mock_config_entry
+        counters = entry.runtime_data.cameras.counters
+        assert (counters.snapshots, counters.snapshot_failures) == (100, 100)
+        warnings = [r for r in caplog.records if "No thumbnail" in r.message]
+        assert len(warnings) == 1
+    finally:
+        stuck.release.set()
+    # Once the camera answers, the next event asks again and gets its snapshot.
+    async with asyncio.timeout(5):
+        while entry.runtime_data.cameras.snapshots_under_way:
+            await asyncio.sleep(0.01)
+    stuck.release.clear()
+    stuck.answer = JPEG
+    mqtt_mock.async_publish.reset_mock()
+    await _publish(hass, {**FRONT_DOOR, "entity_id": "camera.stuck"})
+    _, payload, _ = _only_event(mqtt_mock)
+    assert payload["thumbnail_url"] is not None
+    assert stuck.snapshots == 2
+
+
+@pytest.mark.usefixtures("init_integration")
+@pytest.mark.parametrize(
+    "content_type", ["text/html", "image/svg+xml", "application/octet-stream", ""]
+)
+async def test_only_images_are_served(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    mock_config_entry: MockConfigEntry,
+    content_type: str,
+) -> None:
+    """A snapshot that says it is HTML gets no link: nothing runs on HA's origin."""
+    await async_setup_cameras(
+        hass, FakeCamera("Odd", b"<script>alert(1)</script>", content_type)
+    )
+    await _publish(hass, {**FRONT_DOOR, "entity_id": "camera.odd"})
+    _, payload, _ = _only_event(mqtt_mock)
+    assert payload["thumbnail_url"] is None
+    entry: BridgeConfigEntry = mock_config_entry
+    assert len(entry.runtime_data.cameras.thumbnails) == 0
+    assert entry.runtime_data.cameras.counters.snapshot_failures == 1
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_served_images_are_not_sniffed(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    hass_client_no_auth: ClientFactory,
+) -> None:
+    """The content type is the normalised image type; browsers may not guess another."""
+    await async_setup_cameras(
+        hass, FakeCamera("Upper", JPEG, content_type="Image/JPEG; charset=binary")
+    )
+    await _publish(hass, {**FRONT_DOOR, "entity_id": "camera.upper"})
+    _, payload, _ = _only_event(mqtt_mock)
+    client = await hass_client_no_auth()
+    answer = await client.get(_path(payload["thumbnail_url"]))
+    assert answer.status == HTTPStatus.OK
+    assert answer.content_type == "image/jpeg"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert answer.headers["Content-Security-Policy"] == "default-src 'none'"

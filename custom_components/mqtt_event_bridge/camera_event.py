@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 import logging
-import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -29,12 +28,14 @@ from .const import (
     ATTR_CAMERA_NAME,
     ATTR_THUMBNAIL_URL,
     CAMERA_EVENT_TYPE,
+    IMAGE_CONTENT_TYPES,
     MAX_THUMBNAIL_BYTES,
     MAX_THUMBNAILS,
     SNAPSHOT_TIMEOUT,
 )
 from .envelope import EnvelopeError, OutgoingEvent, build_event
 from .publisher import EventPublisher
+from .ratelimit import LogLimiter
 from .thumbnails import Thumbnail, ThumbnailCache, async_thumbnail_url
 from .topics import camera_id_from
 
@@ -56,6 +57,19 @@ OPTIONAL_TEXT = (
 OPTIONAL_PERCENT = ("ai_confidence",)
 IS_DOORBELL_RING = "is_doorbell_ring"
 MAX_PERCENT = 100
+# HA's camera helper abandons a snapshot after its timeout, but a camera that
+# reads in a worker thread keeps that thread until it answers. The bridge
+# gives HA's helper a day, so that a snapshot counts as under way for as long
+# as it may hold a thread, and asks a camera for one snapshot at a time.
+_CAMERA_CALL_LIMIT = 86_400
+
+
+def _number(value: Any) -> float:
+    """Read a number, or text that reads as one; a boolean is no confidence."""
+    if isinstance(value, bool):
+        raise vol.Invalid("expected a number")
+    return float(vol.Coerce(float)(value))
+
 
 # Shapes only; values are checked by `camera_fields`, whose errors are translated.
 CAMERA_FIELDS: dict[vol.Marker, Any] = {
@@ -64,9 +78,9 @@ CAMERA_FIELDS: dict[vol.Marker, Any] = {
     vol.Optional(ATTR_CAMERA_NAME): cv.string,
     **{vol.Required(key): cv.string for key in REQUIRED_TEXT},
     vol.Required(OBJECTS_DETECTED): vol.All(cv.ensure_list, [cv.string]),
-    **{vol.Required(key): vol.Coerce(float) for key in REQUIRED_PERCENT},
+    **{vol.Required(key): _number for key in REQUIRED_PERCENT},
     **{vol.Optional(key): cv.string for key in OPTIONAL_TEXT},
-    **{vol.Optional(key): vol.Coerce(float) for key in OPTIONAL_PERCENT},
+    **{vol.Optional(key): _number for key in OPTIONAL_PERCENT},
     vol.Optional(IS_DOORBELL_RING): cv.boolean,
     vol.Optional(ATTR_THUMBNAIL_URL): cv.string,
 }
@@ -190,11 +204,19 @@ class CameraEvents:
         # Events waiting for their snapshot, each as it goes out without one.
         self._waiting: dict[str, OutgoingEvent] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # The snapshot under way for each camera entity, until it answers.
+        self._snapshots: dict[str, asyncio.Task[Image]] = {}
+        self._problem_log = LogLimiter(_LOGGER)
 
     @property
     def waiting(self) -> int:
         """Events still waiting for their snapshot."""
         return len(self._waiting)
+
+    @property
+    def snapshots_under_way(self) -> int:
+        """Cameras that have not answered a snapshot yet (at most one each)."""
+        return len(self._snapshots)
 
     @callback
     def async_submit(
@@ -243,7 +265,7 @@ class CameraEvents:
     @callback
     def async_stop(self) -> None:
         """Send the waiting events without snapshot, before the outbox is saved."""
-        for task in self._tasks:
+        for task in (*self._tasks, *self._snapshots.values()):
             task.cancel()
         for event in self._waiting.values():
             self._publisher.async_submit(event)
@@ -257,55 +279,31 @@ class CameraEvents:
     ) -> None:
         entity_id = str(fields.snapshot_of)
         remaining = (event.expires_at - dt_util.utcnow()).total_seconds()
-        # Imported here, not above: a bridge without cameras must not need
-        # the camera component's native requirements. A snapshot is only asked
-        # of an existing camera entity, so the component is loaded by now.
-        from homeassistant.components import camera  # noqa: PLC0415
-
+        bound = min(SNAPSHOT_TIMEOUT, remaining)
+        self.counters.snapshots += 1
         image: Image | None = None
         problem = ""
-        self.counters.snapshots += 1
-        bound = min(SNAPSHOT_TIMEOUT, remaining)
-        timer = asyncio.timeout(bound)
-        try:
-            async with timer:
-                image = await camera.async_get_image(
-                    self._hass, entity_id, timeout=math.ceil(SNAPSHOT_TIMEOUT)
-                )
-        # Whatever a camera raises, its event still goes out. (HA's camera
-        # helper turns our timeout into its own error: the timer tells.)
-        except Exception as err:  # noqa: BLE001
-            problem = f"no answer within {bound:g} s" if timer.expired() else repr(err)
-        if self._waiting.pop(event.event_id, None) is None:
-            return  # the bridge stopped meanwhile and sent it without a snapshot
-        if image is not None:
-            kept = self.thumbnails.add(
-                event.event_id,
-                Thumbnail(
-                    content=image.content,
-                    content_type=image.content_type,
-                    expires=time.monotonic() + self._lifetime,
-                ),
-            )
-            if kept:
-                url = async_thumbnail_url(
-                    self._hass,
-                    base_url=self._base_url,
-                    entry_id=self._entry_id,
-                    event_id=event.event_id,
-                    lifetime=self._lifetime,
-                )
-                try:
-                    event = build(
-                        {**fields.data, ATTR_THUMBNAIL_URL: url}, event.event_id
-                    )
-                except EnvelopeError:
-                    problem = "the link would make the payload too large"
+        if (snapshot := self._snapshots.get(entity_id)) is not None:
+            # A stuck camera holds one worker thread of HA, never more.
+            problem = "the camera has not answered an earlier snapshot yet"
+        else:
+            snapshot = self._async_start_snapshot(entity_id)
+            # Waiting does not cancel: the snapshot stays under way until the
+            # camera answers, however long this event waited for it.
+            await asyncio.wait({snapshot}, timeout=bound)
+            if not snapshot.done():
+                problem = f"no answer within {bound:g} s"
+            elif (error := snapshot.exception()) is not None:
+                problem = repr(error)
             else:
-                problem = f"snapshot of {len(image.content)} bytes is too large to keep"
+                image = snapshot.result()
+        # Still waiting: a stop of the bridge cancels this task at its await.
+        del self._waiting[event.event_id]
+        if image is not None:
+            event, problem = self._with_thumbnail(fields, event, image, build)
         if problem:
             self.counters.snapshot_failures += 1
-            _LOGGER.warning(
+            self._problem_log.warning(
                 "No thumbnail for camera event %s of %s (%s): published with "
                 "thumbnail_url null",
                 event.event_id,
@@ -313,3 +311,60 @@ class CameraEvents:
                 problem,
             )
         self._publisher.async_submit(event)
+
+    def _with_thumbnail(
+        self,
+        fields: CameraFields,
+        event: OutgoingEvent,
+        image: "Image",
+        build: Callable[[Mapping[str, Any], str], OutgoingEvent],
+    ) -> tuple[OutgoingEvent, str]:
+        """Keep a snapshot and link it from the event; or say why not."""
+        content_type = image.content_type.partition(";")[0].strip().lower()
+        if content_type not in IMAGE_CONTENT_TYPES:
+            # Served on HA's origin, HTML or SVG could run script there.
+            return event, f"content type {image.content_type[:100]!r} is not an image"
+        kept = self.thumbnails.add(
+            event.event_id,
+            Thumbnail(
+                content=image.content,
+                content_type=content_type,
+                expires=time.monotonic() + self._lifetime,
+            ),
+        )
+        if not kept:
+            return event, f"snapshot of {len(image.content)} bytes is too large to keep"
+        url = async_thumbnail_url(
+            self._hass,
+            base_url=self._base_url,
+            entry_id=self._entry_id,
+            event_id=event.event_id,
+            lifetime=self._lifetime,
+        )
+        try:
+            return build({**fields.data, ATTR_THUMBNAIL_URL: url}, event.event_id), ""
+        except EnvelopeError:
+            return event, "the link would make the payload too large"
+
+    @callback
+    def _async_start_snapshot(self, entity_id: str) -> "asyncio.Task[Image]":
+        """Ask a camera for a snapshot; it counts as under way until it answers."""
+        # Imported here, not above: a bridge without cameras must not need
+        # the camera component's native requirements. A snapshot is only asked
+        # of an existing camera entity, so the component is loaded by now.
+        from homeassistant.components import camera  # noqa: PLC0415
+
+        snapshot = self._hass.async_create_background_task(
+            camera.async_get_image(self._hass, entity_id, timeout=_CAMERA_CALL_LIMIT),
+            f"{self._entry_id} snapshot of {entity_id}",
+        )
+        self._snapshots[entity_id] = snapshot
+
+        @callback
+        def answered(task: "asyncio.Task[Image]") -> None:
+            del self._snapshots[entity_id]
+            # Read, so that a late failure is not reported as unretrieved.
+            _ = task.cancelled() or task.exception()
+
+        snapshot.add_done_callback(answered)
+        return snapshot

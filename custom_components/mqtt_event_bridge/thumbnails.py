@@ -140,6 +140,13 @@ class ThumbnailView(HomeAssistantView):
         max_age = max(0, int(thumbnail.expires - time.monotonic()))
         return web.Response(
             body=thumbnail.content,
+            # Only image types are ever kept (see camera_event).
             content_type=thumbnail.content_type,
-            headers={hdrs.CACHE_CONTROL: f"private, max-age={max_age}"},
+            headers={
+                hdrs.CACHE_CONTROL: f"private, max-age={max_age}",
+                # The browser takes the image for what it is said to be, and
+                # nothing in it may load or run anything.
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'none'",
+            },
         )
