@@ -8,9 +8,14 @@ from homeassistant.exceptions import ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+import voluptuous as vol
 
 from custom_components.mqtt_event_bridge.const import DOMAIN, MAX_PAYLOAD_BYTES
 from tests.conftest import call_action, event_calls, make_entry, published
+
+DEEP: Any = 0
+for _ in range(300):
+    DEEP = [DEEP]
 
 
 async def _call(
@@ -121,6 +126,18 @@ async def test_events_keep_their_order(
             {"event_type": "x", "data": {"blob": "a" * MAX_PAYLOAD_BYTES}},
             "payload_too_large",
         ),
+        # What HA's JSON encoder cannot write never becomes an event.
+        (
+            "publish_event",
+            {"event_type": "x", "data": {"n": 2**70}},
+            "not_serializable",
+        ),
+        (
+            "publish_event",
+            {"event_type": "x", "data": {"s": "\ud800"}},
+            "not_serializable",
+        ),
+        ("publish_event", {"event_type": "x", "data": {"d": DEEP}}, "not_serializable"),
         (
             "publish_event",
             {"event_type": "x", "config_entry_id": "nope"},
@@ -201,3 +218,65 @@ async def test_several_entries_need_a_choice(
     [(topic, payload, qos, _)] = published(mqtt_mock)
     assert (topic, qos, payload["ttl"]) == ("site/two/events/x", 0, 5)
     assert response["topic"] == topic
+
+
+@pytest.mark.usefixtures("init_integration")
+@pytest.mark.parametrize(
+    ("action", "data"),
+    [
+        ("publish_event", {"event_type": "x", "ttl": float("inf")}),
+        ("publish_event", {"event_type": "x", "ttl": "inf"}),
+        ("publish_event", {"event_type": "x", "ttl": float("nan")}),
+        ("publish_event", {"event_type": "x", "qos": float("inf")}),
+        ("publish_event", {"event_type": "x", "ttl": 30.5}),
+        ("publish_event", {"event_type": "x", "ttl": "30.5"}),
+        ("publish_event", {"event_type": "x", "ttl": True}),
+        ("publish_event", {"event_type": "x", "qos": 1.5}),
+        ("publish_event", {"event_type": "x", "qos": False}),
+        ("publish_event", {"event_type": "x", "qos": "1" * 5000}),
+        ("publish_status", {"name": "x", "ttl": "soon"}),
+        (
+            "publish_camera_event",
+            {
+                "camera_id": "c",
+                "camera_name": "C",
+                "description": "d",
+                "objects_detected": [],
+                "source_type": "ai",
+                "confidence": True,
+            },
+        ),
+    ],
+)
+async def test_numbers_are_never_truncated(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    action: str,
+    data: dict[str, Any],
+) -> None:
+    """Infinity, fractions and booleans are refused, not read as a nearby number."""
+    with pytest.raises((vol.Invalid, ServiceValidationError)):
+        await _call(hass, action, data)
+    assert event_calls(mqtt_mock) == []
+
+
+@pytest.mark.usefixtures("init_integration")
+@pytest.mark.parametrize(
+    ("given", "ttl", "qos"),
+    [
+        ({"ttl": "45", "qos": "0"}, 45, 0),
+        ({"ttl": 45.0, "qos": 2.0}, 45, 2),
+        ({"ttl": " 45 ", "qos": "+1"}, 45, 1),
+    ],
+)
+async def test_whole_numbers_in_any_form(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    given: dict[str, Any],
+    ttl: int,
+    qos: int,
+) -> None:
+    """A template's text or the UI's 45.0 is the whole number it says."""
+    await _call(hass, "publish_event", {"event_type": "x", **given})
+    [(_, payload, sent_qos, _)] = published(mqtt_mock)
+    assert (payload["ttl"], sent_qos) == (ttl, qos)

@@ -44,12 +44,29 @@ from .envelope import EnvelopeError, build_event
 from .models import BridgeConfigEntry
 from .topics import camera_topic, event_topic, is_valid_name, status_topic
 
+
+def whole_number(value: object) -> int:
+    """Read a whole number from YAML, the UI or a template's text.
+
+    Never truncated: 30.5, true and infinity are refused, not read as 30, 1
+    or an overflow.
+    """
+    if isinstance(value, str):
+        try:
+            value = int(value) if value.strip().lstrip("+-").isdigit() else float(value)
+        except ValueError as err:
+            raise vol.Invalid("expected a whole number") from err
+    if isinstance(value, float) and value.is_integer():  # False for inf and NaN
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise vol.Invalid("expected a whole number")
+    return value
+
+
 _COMMON_FIELDS: dict[vol.Marker, Any] = {
     vol.Optional(ATTR_DATA, default=dict): dict,
-    vol.Optional(ATTR_QOS): vol.All(vol.Coerce(int), vol.In(QOS_LEVELS)),
-    vol.Optional(ATTR_TTL): vol.All(
-        vol.Coerce(int), vol.Range(min=MIN_TTL, max=MAX_TTL)
-    ),
+    vol.Optional(ATTR_QOS): vol.All(whole_number, vol.In(QOS_LEVELS)),
+    vol.Optional(ATTR_TTL): vol.All(whole_number, vol.Range(min=MIN_TTL, max=MAX_TTL)),
     vol.Optional(CONF_CONFIG_ENTRY_ID): cv.string,
 }
 PUBLISH_EVENT_SCHEMA = vol.Schema(
