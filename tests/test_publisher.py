@@ -549,5 +549,6 @@ async def test_an_unexpected_client_error_is_counted(
     mqtt_mock.async_publish.side_effect = ValueError("no such QoS")
     await _publish(hass, 1)
     await hass.async_block_till_done()
+    mqtt_mock.async_publish.side_effect = None
     counters = _publisher(init_integration).counters
     assert (counters.published, counters.failed) == (0, 1)
