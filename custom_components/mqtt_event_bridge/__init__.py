@@ -12,6 +12,7 @@ from .camera_event import CameraEvents
 from .const import DOMAIN
 from .discovery import DiscoveryPublisher, async_clear_discovery
 from .models import BridgeConfigEntry, BridgeRuntimeData, BridgeSettings
+from .nodelay import async_keep_nodelay
 from .publisher import EventPublisher, outbox_store
 from .responses import ResponseListener
 from .thumbnails import ThumbnailView
@@ -46,9 +47,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bo
         hass=hass,
         entry=entry,
         prefix=settings.topic_prefix,
-        qos=settings.qos,
         enabled=settings.discovery,
         configured_types=list(settings.event_types),
+        publisher=publisher,
     )
     cameras = CameraEvents(
         hass,
@@ -64,12 +65,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bo
         discovery=discovery,
         cameras=cameras,
     )
+    entry.async_on_unload(async_keep_nodelay(hass))
     await discovery.async_start()
     entry.async_on_unload(discovery.async_stop)
     await publisher.async_start()
     entry.async_on_unload(publisher.async_stop)
-    # Unload runs these last-in first-out: events waiting for a snapshot reach
-    # the outbox before it is saved.
+    # Unload runs these last-in first-out: events waiting for a snapshot, or
+    # for HA to listen to a new type, reach the outbox before it is saved.
+    entry.async_on_unload(discovery.async_release_held)
     entry.async_on_unload(cameras.async_stop)
     entry.async_on_unload(await responses.async_start())
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)

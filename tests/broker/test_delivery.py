@@ -7,6 +7,7 @@ each test that restarts the broker takes about that long.
 import asyncio
 from collections import Counter
 import json
+import socket
 from typing import Any
 
 from homeassistant.components import mqtt
@@ -51,6 +52,13 @@ async def _until(predicate: Any, limit: float = RECOVERY) -> None:
             await asyncio.sleep(0.05)
 
 
+def _nodelay(hass: HomeAssistant) -> int:
+    """TCP_NODELAY of HA's MQTT socket now."""
+    sock = hass.data[mqtt.DATA_MQTT].client._mqttc.socket()
+    assert isinstance(sock, socket.socket)
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
 async def _stop(hass: HomeAssistant, broker: Broker) -> None:
     broker.stop()
     await _until(lambda: not mqtt.is_connected(hass), limit=10)
@@ -79,8 +87,12 @@ async def test_outage_within_ttl_delivers_all_once_in_order(
     mosquitto: Broker,
     observer: Observer,
 ) -> None:
-    """100 events while the broker is down arrive after it is back: once, in order."""
+    """100 events while the broker is down arrive after it is back: once, in order.
+
+    HA's MQTT socket sends without Nagle's delay, before and after the reconnect.
+    """
     publisher = await _bridge(hass)
+    assert _nodelay(hass) == 1
     await _stop(hass, mosquitto)
     ids = [await _publish(hass, n) for n in range(100)]
     assert publisher.outbox_size == 100
@@ -94,6 +106,7 @@ async def test_outage_within_ttl_delivers_all_once_in_order(
     assert stamps == sorted(stamps)
     await _until(lambda: publisher.counters.published == 100)
     assert publisher.counters.expired == publisher.counters.failed == 0
+    assert _nodelay(hass) == 1
 
 
 async def test_outage_longer_than_ttl_sends_nothing_stale(
