@@ -21,6 +21,7 @@ from pytest_homeassistant_custom_component.typing import (
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
+from custom_components.mqtt_event_bridge import discovery
 from custom_components.mqtt_event_bridge.const import (
     CONF_QOS,
     CONF_TOPIC_PREFIX,
@@ -110,6 +111,21 @@ async def mqtt_mock(
         mqtt_client_mock, None, MagicMock(fileno=MagicMock(return_value=-1))
     )
     await hass.async_block_till_done()
+
+
+@pytest.fixture(autouse=True)
+def first_events_not_held(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Send the first events of a new type at once, on PHACC's mocked MQTT.
+
+    The mocked client never acknowledges the subscription HA's new event entity
+    makes; waiting for it is tested on its own (test_first_event.py) and
+    against the real broker, whose tests override this fixture.
+    """
+    monkeypatch.setattr(
+        discovery.DiscoveryPublisher,
+        "_async_hold_until_listened",
+        lambda _self, _event_type, _expires_at: None,
+    )
 
 
 @pytest.fixture

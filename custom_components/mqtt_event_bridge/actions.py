@@ -139,8 +139,7 @@ def _async_publish(
         )
     except EnvelopeError as err:
         raise _validation_error(err.reason, **err.placeholders) from err
-    entry.runtime_data.publisher.async_submit(event)
-    entry.runtime_data.discovery.async_note_event_type(event_type)
+    entry.runtime_data.discovery.async_submit(event_type, event)
     return {ATTR_EVENT_ID: event.event_id, ATTR_TOPIC: topic}
 
 

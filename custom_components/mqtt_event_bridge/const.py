@@ -104,6 +104,19 @@ MAX_EVENT_TYPES: Final = 200
 # Anyone can publish it: repeats within this many seconds make one more
 # publish at the end of it, not one each.
 DISCOVERY_REPUBLISH_COOLDOWN: Final = 10.0
+# The QoS at which discovered event entities and triggers subscribe. They
+# listen to what this HA itself publishes: at QoS 1, HA would answer every
+# echoed event with a PUBACK of its own, a round of work per event and, with
+# Nagle on, a stall of HA's next PUBLISH by about 40 ms on a broker without
+# Nagle. QoS 0 loses nothing while HA is connected, and while it is not,
+# events wait in the outbox anyway.
+DISCOVERY_QOS: Final = 0
+# Events of a type offered for the first time wait until HA's new event
+# entity has subscribed to their topic, at most this long (seconds); where HA
+# cannot tell when a subscription is done, they wait the fixed time. Never
+# more than half the first event's TTL.
+FIRST_EVENT_WAIT: Final = 5.0
+FIRST_EVENT_FIXED_WAIT: Final = 1.5
 DISCOVERY_STORAGE_VERSION: Final = 1
 
 # Camera snapshots kept for their thumbnail links, per bridge: the oldest goes

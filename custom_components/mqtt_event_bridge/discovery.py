@@ -8,6 +8,7 @@ Store, so that removing the bridge, or a type, leaves nothing on the broker.
 
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime
 import hashlib
 import logging
 from typing import Any, TypedDict
@@ -20,18 +21,25 @@ from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.debounce import Debouncer
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.json import json_dumps
 from homeassistant.helpers.storage import Store
 from homeassistant.loader import async_get_integration
+from homeassistant.util import dt as dt_util
 
 from .const import (
     CAMERA_EVENT_TYPE,
+    DISCOVERY_QOS,
     DISCOVERY_REPUBLISH_COOLDOWN,
     DISCOVERY_STORAGE_VERSION,
     DOMAIN,
+    FIRST_EVENT_FIXED_WAIT,
+    FIRST_EVENT_WAIT,
     MAX_EVENT_TYPES,
     STATUS_TYPE_PREFIX,
 )
+from .envelope import OutgoingEvent
+from .publisher import EventPublisher
 from .ratelimit import LogLimiter
 from .storage import async_load_store
 from .topics import (
@@ -114,7 +122,7 @@ class _Component:
     config: dict[str, Any]
 
 
-def _components(prefix: str, qos: int, event_types: list[str]) -> list[_Component]:
+def _components(prefix: str, event_types: list[str]) -> list[_Component]:
     """Build an event entity and a device trigger per type, and for cameras."""
     kinds = [(kind, type_topic(prefix, kind)) for kind in event_types]
     kinds.append((CAMERA_EVENT_TYPE, camera_filter(prefix)))
@@ -129,7 +137,7 @@ def _components(prefix: str, qos: int, event_types: list[str]) -> list[_Componen
                     "name": event_type,
                     "state_topic": topic,
                     "event_types": [event_type],
-                    "qos": qos,
+                    "qos": DISCOVERY_QOS,
                 },
             )
         )
@@ -142,11 +150,19 @@ def _components(prefix: str, qos: int, event_types: list[str]) -> list[_Componen
                     "topic": topic,
                     "type": "event",
                     "subtype": event_type,
-                    "qos": qos,
+                    "qos": DISCOVERY_QOS,
                 },
             )
         )
     return components
+
+
+@dataclass(slots=True)
+class _Held:
+    """Events of one new type, and what ends their wait."""
+
+    events: list[OutgoingEvent] = field(default_factory=list)
+    stops: list[CALLBACK_TYPE] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)
@@ -156,9 +172,9 @@ class DiscoveryPublisher:
     hass: HomeAssistant
     entry: ConfigEntry
     prefix: str
-    qos: int
     enabled: bool
     configured_types: list[str]
+    publisher: EventPublisher
     _store: Store[StoredDiscovery] = field(init=False)
     _stored: StoredDiscovery = field(init=False)
     _version: str = field(init=False, default="")
@@ -173,6 +189,8 @@ class DiscoveryPublisher:
     # One publish of everything at a time; a request meanwhile makes one more.
     _publishing: bool = field(init=False, default=False)
     _publish_again: bool = field(init=False, default=False)
+    # Events of a newly offered type, waiting until HA listens to its topic.
+    _held: dict[str, _Held] = field(init=False, default_factory=dict)
 
     async def async_start(self) -> None:
         """Restore what was published, then publish whenever MQTT (re)connects."""
@@ -225,22 +243,80 @@ class DiscoveryPublisher:
         return list(self._stored["published"])
 
     @callback
-    def async_note_event_type(self, event_type: str) -> None:
-        """Remember a type seen in a publish, and offer it from now on."""
+    def async_submit(self, event_type: str, event: OutgoingEvent) -> None:
+        """Hand an event to the outbox; those of a new type wait for HA to listen.
+
+        HA's event entity for a new type subscribes only after it has read the
+        type's discovery config: sent at once, the first event would reach the
+        broker before anyone in HA listens, and never fire its entity. So
+        events of a type first offered now wait until HA's subscription is
+        acknowledged (or FIRST_EVENT_WAIT), in order; other types go on.
+        """
+        if self._async_note_event_type(event_type) and self.enabled:
+            self._async_hold_until_listened(event_type, event.expires_at)
+        if (held := self._held.get(event_type)) is not None:
+            held.events.append(event)
+        else:
+            self.publisher.async_submit(event)
+
+    @callback
+    def async_release_held(self) -> None:
+        """Hand every held event to the outbox (on unload, before it is saved)."""
+        for event_type in list(self._held):
+            self._async_release(event_type)
+
+    @callback
+    def _async_note_event_type(self, event_type: str) -> bool:
+        """Remember a type seen in a publish, and offer it from now on.
+
+        True when the type is new and its config goes out now.
+        """
         if event_type in self._known:
-            return
+            return False
         if len(self._stored["event_types"]) >= MAX_EVENT_TYPES:
             self._limit_log.warning(
                 "Not adding event type %s to discovery: %d types are the limit",
                 event_type,
                 MAX_EVENT_TYPES,
             )
-            return
+            return False
         self._known.add(event_type)
         self._stored["event_types"].append(event_type)
         self._store.async_delay_save(lambda: self._stored, 1)
-        if mqtt.is_connected(self.hass):
-            self._async_schedule_publish_all()
+        if not mqtt.is_connected(self.hass):
+            return False
+        self._async_schedule_publish_all()
+        return True
+
+    @callback
+    def _async_hold_until_listened(self, event_type: str, expires_at: datetime) -> None:
+        held = self._held[event_type] = _Held()
+        topic = type_topic(self.prefix, event_type)
+
+        @callback
+        def release(*_: object) -> None:
+            self._async_release(event_type)
+
+        # Newer HA tells when a subscription is acknowledged; older HA gets
+        # a fixed wait, long enough for its discovery and subscription.
+        if (on_done := getattr(mqtt, "async_on_subscribe_done", None)) is not None:
+            held.stops.append(on_done(self.hass, topic, DISCOVERY_QOS, release))
+            wait = FIRST_EVENT_WAIT
+        else:
+            wait = FIRST_EVENT_FIXED_WAIT
+        # A short-lived event must not expire waiting: half its TTL at most.
+        remaining = (expires_at - dt_util.utcnow()).total_seconds()
+        wait = min(wait, max(0.0, remaining / 2))
+        held.stops.append(async_call_later(self.hass, wait, release))
+
+    @callback
+    def _async_release(self, event_type: str) -> None:
+        if (held := self._held.pop(event_type, None)) is None:
+            return  # released already, by the other of its two triggers
+        for stop in held.stops:
+            stop()
+        for event in held.events:
+            self.publisher.async_submit(event)
 
     def _ha_status(self) -> HaStatus:
         return HaStatus.from_conf(self.hass.data[mqtt.DATA_MQTT].client.conf)
@@ -363,7 +439,7 @@ class DiscoveryPublisher:
         discovery_prefix = self._discovery_prefix()
         node_id = device_identifier(self.entry.entry_id)
         # QoS is set per component: HA does not share it from the device level.
-        components = _components(self.prefix, self.qos, self.event_types)
+        components = _components(self.prefix, self.event_types)
         for component in components:
             component.config["unique_id"] = f"{node_id}_{component.object_id}"
         if DEVICE_DISCOVERY:

@@ -84,6 +84,11 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
+def first_events_not_held() -> None:
+    """Against the real broker, the first events of a new type wait as for users."""
+
+
+@pytest.fixture
 def mosquitto(socket_enabled: None, tmp_path: Path) -> Generator[Broker]:
     """Start mosquitto on a free loopback port.
 

@@ -1,13 +1,15 @@
 """MQTT discovery end to end: HA's own discovery, a real broker, an automation."""
 
 import asyncio
+import json
 from typing import Any
 
 from homeassistant.components.device_automation import (
     DeviceAutomationType,
     async_get_device_automations,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
 from paho.mqtt.client import Client, MQTTMessage
@@ -18,7 +20,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.mqtt_event_bridge.const import CONF_EVENT_TYPES
-from tests.broker.conftest import HOST, WAIT, Broker, async_wait_subscribed
+from tests.broker.conftest import HOST, WAIT, Broker, Observer, async_wait_subscribed
 from tests.conftest import call_action, make_entry
 
 SUGGESTION = "event.mqtt_event_bridge_it_ai_suggestion_generated"
@@ -111,7 +113,7 @@ async def test_discovered_entities_triggers_and_cleanup(
             }
         },
     )
-    await async_wait_subscribed(hass, "it/ai/events/suggestion/generated", 1)
+    await async_wait_subscribed(hass, "it/ai/events/suggestion/generated", 0)
     await _until(
         lambda: (state := hass.states.get(SUGGESTION)) is not None
         and state.state == "unknown"
@@ -150,3 +152,49 @@ async def test_discovered_entities_triggers_and_cleanup(
         if topic.startswith("it/ai/") or "mqtt_event_bridge" in topic
     ]
     assert ours == []
+
+
+async def test_the_first_event_of_a_new_type_fires_its_entity(
+    hass: HomeAssistant,
+    mqtt_entry: MockConfigEntry,
+    observer: Observer,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """The first event of a type never seen waits until HA listens, then fires.
+
+    Events of known types are not held back meanwhile, and the new type's
+    events keep their order.
+    """
+    entry = make_entry(prefix="it/ai", qos=1)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await _until(lambda: entity_registry.async_get(SUGGESTION) is not None)
+    await async_wait_subscribed(hass, "it/ai/events/suggestion/generated", 0)
+
+    new_entity = "event.mqtt_event_bridge_it_ai_brand_new"
+    fired: list[str] = []
+
+    @callback
+    def record(event: Event[EventStateChangedData]) -> None:
+        state = event.data["new_state"]
+        if event.data["entity_id"] == new_entity and state and "n" in state.attributes:
+            fired.append(state.attributes["event_id"])
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, record)
+    first = await call_action(
+        hass, "publish_event", {"event_type": "brand/new", "data": {"n": 1}}
+    )
+    second = await call_action(
+        hass, "publish_event", {"event_type": "brand/new", "data": {"n": 2}}
+    )
+    known = await call_action(
+        hass, "publish_event", {"event_type": "suggestion/generated"}
+    )
+    arrived = [json.loads((await observer.async_next()).payload) for _ in range(3)]
+    assert [event["event_id"] for event in arrived] == [
+        known["event_id"],
+        first["event_id"],
+        second["event_id"],
+    ]
+    await _until(lambda: len(fired) == 2)
+    assert fired == [first["event_id"], second["event_id"]]
