@@ -511,13 +511,13 @@ async def test_an_outbox_store_that_is_no_list(
 
 
 async def _start_with_saved(
-    hass: HomeAssistant, hass_storage: dict[str, Any], data: Any
+    hass: HomeAssistant, hass_storage: dict[str, Any], data: Any, version: int = 1
 ) -> MockConfigEntry:
     """Load a bridge whose outbox Store holds `data`."""
     entry = make_entry()
     entry.add_to_hass(hass)
     hass_storage[STORE_KEY.format(entry.entry_id)] = {
-        "version": 1,
+        "version": version,
         "key": STORE_KEY.format(entry.entry_id),
         "data": data,
     }
@@ -531,15 +531,7 @@ async def test_an_outbox_store_of_another_version_does_not_stop_the_bridge(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, hass_storage: dict[str, Any]
 ) -> None:
     """A version this bridge cannot migrate counts as no saved outbox."""
-    entry = make_entry()
-    entry.add_to_hass(hass)
-    hass_storage[STORE_KEY.format(entry.entry_id)] = {
-        "version": 7,
-        "key": STORE_KEY.format(entry.entry_id),
-        "data": [_saved("ok")],
-    }
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    assert entry.state is ConfigEntryState.LOADED
+    await _start_with_saved(hass, hass_storage, [_saved("ok")], version=7)
     assert published(mqtt_mock) == []
 
 

@@ -21,14 +21,20 @@ async def _async_state_becomes(hass: HomeAssistant, entity_id: str, value: str) 
             await asyncio.sleep(0.02)
 
 
-async def test_responses_from_the_broker(
-    hass: HomeAssistant, mqtt_entry: MockConfigEntry, observer: Observer
-) -> None:
-    """A response and a failure arrive; a round trip to our own event is measured."""
+async def _async_bridge(hass: HomeAssistant) -> MockConfigEntry:
+    """A bridge on prefix it/ai, once the broker has its response subscription."""
     entry = make_entry(prefix="it/ai", qos=1)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await async_wait_subscribed(hass, "it/ai/responses/#", 1)
+    return entry
+
+
+async def test_responses_from_the_broker(
+    hass: HomeAssistant, mqtt_entry: MockConfigEntry, observer: Observer
+) -> None:
+    """A response and a failure arrive; a round trip to our own event is measured."""
+    await _async_bridge(hass)
 
     observer.client.publish(
         "it/ai/responses/automation/porch",
@@ -76,10 +82,7 @@ async def test_hostile_responses_from_the_broker(
     hass: HomeAssistant, mqtt_entry: MockConfigEntry, observer: Observer
 ) -> None:
     """Messages HA could not write are rejected; HA still saves every state."""
-    entry = make_entry(prefix="it/ai", qos=1)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await async_wait_subscribed(hass, "it/ai/responses/#", 1)
+    await _async_bridge(hass)
     topic = "it/ai/responses/automation/x"
     hostile = [
         b'{"automation_id":"a","status":"ok","n":123456789012345678901234567890}',
@@ -107,10 +110,7 @@ async def test_a_retained_response_counts_once(
     hass: HomeAssistant, mqtt_entry: MockConfigEntry, observer: Observer
 ) -> None:
     """One retained failure stays one failure through reloads and restarts."""
-    entry = make_entry(prefix="it/ai", qos=1)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await async_wait_subscribed(hass, "it/ai/responses/#", 1)
+    entry = await _async_bridge(hass)
     observer.client.publish(
         "it/ai/responses/automation/porch",
         json.dumps({"automation_id": "porch", "status": "failed"}),
