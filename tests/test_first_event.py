@@ -5,9 +5,11 @@ show the bounds: other types go on, order is kept, the wait ends, and an
 unload hands held events to the outbox.
 """
 
+from collections.abc import Callable
 from datetime import timedelta
 import json
 
+from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
@@ -83,5 +85,43 @@ async def test_a_short_lived_event_waits_half_its_ttl(
     await hass.async_block_till_done()
     assert _sent(mqtt_mock) == []
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=1.1))
+    await hass.async_block_till_done()
+    assert _sent(mqtt_mock) == [1]
+
+
+async def test_released_once_ha_has_subscribed(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where HA tells that a subscription is done, the wait ends right then, once."""
+    done: list[tuple[str, int, Callable[[], None]]] = []
+    stopped: list[str] = []
+
+    def on_subscribe_done(
+        _hass: HomeAssistant, topic: str, qos: int, callback: Callable[[], None]
+    ) -> Callable[[], None]:
+        done.append((topic, qos, callback))
+        return lambda: stopped.append(topic)
+
+    monkeypatch.setattr(
+        mqtt, "async_on_subscribe_done", on_subscribe_done, raising=False
+    )
+    await _publish(hass, "brand/new", 1)
+    await hass.async_block_till_done()
+    assert _sent(mqtt_mock) == []
+    [(topic, qos, subscribed)] = done
+    assert (topic, qos) == ("ha-ai/events/brand/new", 0)
+
+    subscribed()
+    await hass.async_block_till_done()
+    assert _sent(mqtt_mock) == [1]
+    assert stopped == [topic]
+    # A late second notice, or the timer, changes nothing.
+    subscribed()
+    async_fire_time_changed(
+        hass, dt_util.utcnow() + timedelta(seconds=FIRST_EVENT_WAIT + 1)
+    )
     await hass.async_block_till_done()
     assert _sent(mqtt_mock) == [1]

@@ -311,8 +311,8 @@ class DiscoveryPublisher:
 
     @callback
     def _async_release(self, event_type: str) -> None:
-        if (held := self._held.pop(event_type, None)) is None:
-            return  # released already, by the other of its two triggers
+        # Released already, by the other of its two triggers: nothing is left.
+        held = self._held.pop(event_type, _Held())
         for stop in held.stops:
             stop()
         for event in held.events:
