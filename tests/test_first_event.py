@@ -19,7 +19,10 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
-from custom_components.mqtt_event_bridge.const import FIRST_EVENT_WAIT
+from custom_components.mqtt_event_bridge.const import (
+    FIRST_EVENT_FIXED_WAIT,
+    FIRST_EVENT_WAIT,
+)
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
 from tests.conftest import call_action, event_calls
 
@@ -78,13 +81,14 @@ async def test_unload_hands_held_events_to_the_outbox(
 async def test_a_short_lived_event_waits_half_its_ttl(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
 ) -> None:
-    """A 2 s event is released after 1 s, not left to expire while it waits."""
+    """A 1 s event is released after 0.5 s, not left to expire while it waits."""
     await call_action(
-        hass, "publish_event", {"event_type": "brand/new", "ttl": 2, "data": {"n": 1}}
+        hass, "publish_event", {"event_type": "brand/new", "ttl": 1, "data": {"n": 1}}
     )
     await hass.async_block_till_done()
     assert _sent(mqtt_mock) == []
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=1.1))
+    # 0.7 s with PHACC's 0.5 s: before any other wait could end (1.5 s at least).
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=0.2))
     await hass.async_block_till_done()
     assert _sent(mqtt_mock) == [1]
 
@@ -122,6 +126,29 @@ async def test_released_once_ha_has_subscribed(
     subscribed()
     async_fire_time_changed(
         hass, dt_util.utcnow() + timedelta(seconds=FIRST_EVENT_WAIT + 1)
+    )
+    await hass.async_block_till_done()
+    assert _sent(mqtt_mock) == [1]
+
+
+async def test_a_fixed_wait_where_ha_cannot_tell(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without async_on_subscribe_done (HA before 2026.x), the wait is fixed."""
+    monkeypatch.delattr(mqtt, "async_on_subscribe_done", raising=False)
+    await _publish(hass, "brand/new", 1)
+    await hass.async_block_till_done()
+    # (PHACC fires what is due up to 0.5 s later than the time given.)
+    async_fire_time_changed(
+        hass, dt_util.utcnow() + timedelta(seconds=FIRST_EVENT_FIXED_WAIT - 0.9)
+    )
+    await hass.async_block_till_done()
+    assert _sent(mqtt_mock) == []
+    async_fire_time_changed(
+        hass, dt_util.utcnow() + timedelta(seconds=FIRST_EVENT_FIXED_WAIT + 0.1)
     )
     await hass.async_block_till_done()
     assert _sent(mqtt_mock) == [1]
