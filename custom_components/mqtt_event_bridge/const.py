@@ -88,7 +88,8 @@ LOG_INTERVAL: Final = 60.0
 # each acknowledgement. Events beyond it wait in the outbox, where their TTL
 # still applies and the bound still holds.
 MAX_IN_FLIGHT: Final = 64
-# Entities and the saved outbox follow the publisher at most this often.
+# Entities follow the publisher and the response listener, and the saved outbox
+# follows the publisher, at most this often.
 PUBLISHER_UPDATE_INTERVAL: Final = 1.0
 # How often events waiting for the broker are checked for expiry.
 EXPIRY_CHECK_INTERVAL: Final = 1.0
