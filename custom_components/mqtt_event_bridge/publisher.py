@@ -366,8 +366,14 @@ class EventPublisher:
                     self.counters.expired += 1
                     continue
                 self._in_flight += 1
+                # Not started eagerly: the caller's action returns at once and
+                # the client's publish runs on the loop's next turn, instead of
+                # inside the caller's call.
                 self._entry.async_create_task(
-                    self._hass, self._async_send(waiting), "publish event"
+                    self._hass,
+                    self._async_send(waiting),
+                    "publish event",
+                    eager_start=False,
                 )
         finally:
             self._dispatching = False
