@@ -1,7 +1,7 @@
 """Responses on <prefix>/responses/#: accepted, rejected, counted, shown."""
 
 import asyncio
-from datetime import timedelta
+from datetime import timedelta, timezone
 import json
 import logging
 from typing import Any
@@ -371,7 +371,8 @@ async def test_what_is_accepted_can_be_written_by_ha(
         "small": -(2**63),
         "text": "caf\u00e9 \U0001f600",
         "ttl": 86_400,
-        "timestamp": "2026-11-30T10:00:00+14:00",
+        # The largest offset there is; the time itself is now (it must not be stale).
+        "timestamp": dt_util.now(timezone(timedelta(hours=14))).isoformat(),
     }
     _fire(hass, edge)
     await _settle(hass)
