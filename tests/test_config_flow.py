@@ -96,7 +96,7 @@ async def test_user_ttl_must_be_whole(hass: HomeAssistant) -> None:
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_QOS: "0", CONF_TTL: 1.5}
     )
-    assert result["errors"] == {CONF_TTL: "ttl_not_whole"}
+    assert result["errors"] == {CONF_TTL: "ttl_invalid"}
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_QOS: "0", CONF_TTL: 2.0}
     )
@@ -104,17 +104,30 @@ async def test_user_ttl_must_be_whole(hass: HomeAssistant) -> None:
     assert result["data"] == {CONF_TOPIC_PREFIX: "ha-ai", CONF_QOS: 0, CONF_TTL: 2}
 
 
-@pytest.mark.usefixtures("mqtt_mock")
-@pytest.mark.parametrize("field", [(CONF_TTL, 0), (CONF_TTL, 86401), (CONF_QOS, "3")])
-async def test_user_out_of_range_is_refused(
-    hass: HomeAssistant, field: tuple[str, object]
-) -> None:
-    """The selectors refuse a TTL outside 1..86400 and a QoS outside 0..2."""
+@pytest.mark.usefixtures("mqtt_mock", "mock_setup_entry")
+@pytest.mark.parametrize("ttl", [0, 86401, -5, float("nan"), float("inf")])
+async def test_user_ttl_out_of_range(hass: HomeAssistant, ttl: float) -> None:
+    """A TTL outside 1..86400 is the field's own error, not HA's English one."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
-    with pytest.raises(Exception, match=field[0]):
-        await hass.config_entries.flow.async_configure(result["flow_id"], dict([field]))
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_QOS: "0", CONF_TTL: ttl}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_TTL: "ttl_invalid"}
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_user_qos_out_of_range_is_refused(hass: HomeAssistant) -> None:
+    """The QoS list offers 0, 1 and 2 only; anything else is refused."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    with pytest.raises(Exception, match=CONF_QOS):
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_QOS: "3"}
+        )
 
 
 async def test_user_aborts_without_mqtt(hass: HomeAssistant) -> None:
@@ -127,17 +140,25 @@ async def test_user_aborts_without_mqtt(hass: HomeAssistant) -> None:
 
 
 @pytest.mark.usefixtures("mqtt_mock", "mock_setup_entry")
-async def test_user_same_prefix_twice(hass: HomeAssistant) -> None:
-    """The prefix is the unique id: a second bridge on it aborts."""
+async def test_user_offers_a_free_prefix(hass: HomeAssistant) -> None:
+    """With ha-ai and ha-ai-2 taken, ha-ai-3 is offered; a taken one is an error."""
     make_entry(prefix="ha-ai").add_to_hass(hass)
+    make_entry(prefix="ha-ai-2").add_to_hass(hass)
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
+    assert _shown(result)[CONF_TOPIC_PREFIX] == "ha-ai-3"
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_TOPIC_PREFIX: "ha-ai"}
+        result["flow_id"], {CONF_TOPIC_PREFIX: " ha-ai "}
     )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_TOPIC_PREFIX: "prefix_taken"}
+    # The same form goes on: the user types a free prefix.
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_TOPIC_PREFIX: "ha-ai-3"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "ha-ai-3"
 
 
 def _shown(result: ConfigFlowResult) -> dict[str, Any]:
@@ -173,6 +194,8 @@ async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) ->
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
+    # The dialog's title names the bridge.
+    assert result["description_placeholders"] == {"prefix": "ha-ai"}
     assert _shown(result) == {
         CONF_QOS: "1",
         CONF_TTL: 30,
@@ -197,11 +220,22 @@ async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) ->
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {
-        CONF_TTL: "ttl_not_whole",
-        CONF_OUTBOX_SIZE: "outbox_not_whole",
+        CONF_TTL: "ttl_invalid",
+        CONF_OUTBOX_SIZE: "outbox_invalid",
         CONF_EVENT_TYPES: "invalid_event_types",
         CONF_BASE_URL: "invalid_base_url",
-        CONF_THUMBNAIL_LIFETIME: "lifetime_not_whole",
+        CONF_THUMBNAIL_LIFETIME: "lifetime_invalid",
+    }
+
+    # Out of range: each field's own message.
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        VALID_OPTIONS | {CONF_TTL: 0, CONF_OUTBOX_SIZE: 0, CONF_THUMBNAIL_LIFETIME: 59},
+    )
+    assert result["errors"] == {
+        CONF_TTL: "ttl_invalid",
+        CONF_OUTBOX_SIZE: "outbox_invalid",
+        CONF_THUMBNAIL_LIFETIME: "lifetime_invalid",
     }
 
     result = await hass.config_entries.options.async_configure(

@@ -27,7 +27,15 @@ from homeassistant.setup import async_setup_component
 from homeassistant.util.yaml import load_yaml_dict
 import pytest
 
-from custom_components.mqtt_event_bridge.const import DOMAIN
+from custom_components.mqtt_event_bridge.const import (
+    DOMAIN,
+    MAX_OUTBOX_SIZE,
+    MAX_THUMBNAIL_LIFETIME,
+    MAX_TTL,
+    MIN_OUTBOX_SIZE,
+    MIN_THUMBNAIL_LIFETIME,
+    MIN_TTL,
+)
 
 type ClientFactory = Callable[[], Awaitable[TestClient[Any, Any]]]
 
@@ -130,7 +138,7 @@ def test_imported_components_are_declared() -> None:
     undeclared = _imported_components() - declared - IMPORTABLE_WITHOUT_DEPENDENCY
     assert not undeclared
     # And the check itself sees what is there.
-    assert {"mqtt", "camera", "http"} <= _imported_components()
+    assert {"mqtt", "camera"} <= _imported_components()
 
 
 def test_hacs_json() -> None:
@@ -158,6 +166,57 @@ def test_translations_are_complete_and_identical() -> None:
         else:
             assert isinstance(value, str), path
             assert value.strip(), path
+
+    walk(STRINGS, "strings")
+
+
+def _message_format_problem(text: str) -> str | None:
+    """What HA's frontend message formatter would misread in a string, if anything.
+
+    The frontend formats every translation as an ICU message with tags: `<x>`
+    opens a tag (a description showing "<prefix>" fails with INVALID_TAG),
+    `{...}` is a placeholder that must be a plain name and closed, and an
+    apostrophe before a brace or tag character starts a quoted literal.
+    """
+    if "<" in text:
+        return "tag"
+    if re.search(r"'[{}<]", text):
+        return "quote"
+    rest = re.sub(r"\{[A-Za-z0-9_]+\}", "", text)
+    if "{" in rest or "}" in rest:
+        return "placeholder"
+    return None
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("Publishes to <prefix>/events/<event type>.", "tag"),
+        ("Publishes to <prefix>/status/<name>.", "tag"),
+        ("Closed </b> alone", "tag"),
+        ("Value {value is open", "placeholder"),
+        ("A stray } brace", "placeholder"),
+        ("{nested {name}}", "placeholder"),
+        ("{value, plural, one {# event} other {# events}}", "placeholder"),
+        ("It's '{name}' quoted", "quote"),
+        ('Event type "{name}" is not valid', None),
+        ("Settings > System > Network, HA's own URL", None),
+    ],
+)
+def test_message_format_check(text: str, problem: str | None) -> None:
+    """The check below finds what the formatter misreads, and only that."""
+    assert _message_format_problem(text) == problem
+
+
+def test_translations_read_as_plain_messages() -> None:
+    """No translation holds anything the frontend's formatter reads as markup."""
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{path}.{key}")
+        else:
+            assert _message_format_problem(value) is None, (path, value)
 
     walk(STRINGS, "strings")
 
@@ -334,3 +393,19 @@ def test_quality_scale() -> None:
         if status != "done":
             assert isinstance(value, dict), rule
             assert value["comment"].strip(), rule
+
+
+def test_range_errors_name_the_ranges() -> None:
+    """The forms' range messages say the bounds the code checks."""
+    config, options = STRINGS["config"]["error"], STRINGS["options"]["error"]
+    for text, low, high in (
+        (config["ttl_invalid"], MIN_TTL, MAX_TTL),
+        (options["ttl_invalid"], MIN_TTL, MAX_TTL),
+        (options["outbox_invalid"], MIN_OUTBOX_SIZE, MAX_OUTBOX_SIZE),
+        (
+            options["lifetime_invalid"],
+            MIN_THUMBNAIL_LIFETIME,
+            MAX_THUMBNAIL_LIFETIME,
+        ),
+    ):
+        assert re.search(rf"\bfrom {low} to {high}\b", text), text

@@ -1,5 +1,6 @@
 """Config, options and reconfigure flows for MQTT Event Bridge."""
 
+import math
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -54,17 +55,37 @@ from .topics import is_valid_name, prefix_error
 PREFIX_SCHEMA = vol.Schema({vol.Required(CONF_TOPIC_PREFIX): TextSelector()})
 
 
-def _seconds_field(low: int, high: int) -> NumberSelector:
-    """Ask for a whole number of seconds, typed in a box."""
-    return NumberSelector(
-        NumberSelectorConfig(
-            min=low,
-            max=high,
-            step=1,
-            mode=NumberSelectorMode.BOX,
-            unit_of_measurement=UnitOfTime.SECONDS,
-        )
+class WholeNumberField(NumberSelector):
+    """A number box whose range the step checks, with a translated error.
+
+    HA's number selector would refuse a value out of range before the step
+    runs, with an English "Value 0.0 is too small" for a whole-number field;
+    here the form shows the field's own message instead.
+    """
+
+    def __call__(self, data: Any) -> float:
+        """Take any number; the step checks the range."""
+        return float(vol.Coerce(float)(data))
+
+
+def _whole_in(value: float, low: int, high: int) -> bool:
+    """Whether a number from a box is a whole number within its range."""
+    return math.isfinite(value) and value.is_integer() and low <= value <= high
+
+
+def _number_field(low: int, high: int, unit: str | None = None) -> WholeNumberField:
+    """Ask for a whole number from low to high, typed in a box."""
+    config = NumberSelectorConfig(
+        min=low, max=high, step=1, mode=NumberSelectorMode.BOX
     )
+    if unit is not None:
+        config["unit_of_measurement"] = unit
+    return WholeNumberField(config)
+
+
+def _seconds_field(low: int, high: int) -> WholeNumberField:
+    """Ask for a whole number of seconds, typed in a box."""
+    return _number_field(low, high, UnitOfTime.SECONDS)
 
 
 def _delivery_fields(qos: int, ttl: int) -> dict[vol.Marker, Any]:
@@ -81,17 +102,28 @@ def _delivery_fields(qos: int, ttl: int) -> dict[vol.Marker, Any]:
     }
 
 
-USER_SCHEMA = vol.Schema(
-    {
-        vol.Required(CONF_TOPIC_PREFIX, default=DEFAULT_TOPIC_PREFIX): TextSelector(),
-        **_delivery_fields(DEFAULT_QOS, DEFAULT_TTL),
-    }
-)
+def _user_schema(prefix: str) -> vol.Schema:
+    """Build the first form, offering a prefix no bridge uses yet."""
+    return vol.Schema(
+        {
+            vol.Required(CONF_TOPIC_PREFIX, default=prefix): TextSelector(),
+            **_delivery_fields(DEFAULT_QOS, DEFAULT_TTL),
+        }
+    )
+
+
+def _free_prefix(taken: set[str]) -> str:
+    """Pick the default prefix, or the first of ha-ai-2, ha-ai-3, ... not taken."""
+    prefix, number = DEFAULT_TOPIC_PREFIX, 1
+    while prefix in taken:
+        number += 1
+        prefix = f"{DEFAULT_TOPIC_PREFIX}-{number}"
+    return prefix
 
 
 def _delivery_errors(user_input: dict[str, Any]) -> dict[str, str]:
-    ttl = user_input[CONF_TTL]
-    return {} if ttl == int(ttl) else {CONF_TTL: "ttl_not_whole"}
+    ok = _whole_in(user_input[CONF_TTL], MIN_TTL, MAX_TTL)
+    return {} if ok else {CONF_TTL: "ttl_invalid"}
 
 
 def _delivery_values(user_input: dict[str, Any]) -> dict[str, int]:
@@ -127,10 +159,18 @@ class MqttEventBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         ):
             return self.async_abort(reason="mqtt_not_configured")
         errors: dict[str, str] = {}
+        taken = {
+            entry.unique_id
+            for entry in self._async_current_entries()
+            if entry.unique_id is not None
+        }
         if user_input is not None:
             prefix = user_input[CONF_TOPIC_PREFIX].strip()
             if error := prefix_error(prefix):
                 errors[CONF_TOPIC_PREFIX] = error
+            elif prefix in taken:
+                # Said on the field, so the user can pick another one.
+                errors[CONF_TOPIC_PREFIX] = "prefix_taken"
             errors |= _delivery_errors(user_input)
             if not errors:
                 await self.async_set_unique_id(prefix)
@@ -141,7 +181,9 @@ class MqttEventBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
                 )
         return self.async_show_form(
             step_id="user",
-            data_schema=self.add_suggested_values_to_schema(USER_SCHEMA, user_input),
+            data_schema=self.add_suggested_values_to_schema(
+                _user_schema(_free_prefix(taken)), user_input
+            ),
             errors=errors,
         )
 
@@ -186,11 +228,7 @@ class MqttEventBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         return MqttEventBridgeOptionsFlow()
 
 
-OUTBOX_FIELD = NumberSelector(
-    NumberSelectorConfig(
-        min=MIN_OUTBOX_SIZE, max=MAX_OUTBOX_SIZE, step=1, mode=NumberSelectorMode.BOX
-    )
-)
+OUTBOX_FIELD = _number_field(MIN_OUTBOX_SIZE, MAX_OUTBOX_SIZE)
 
 
 LIFETIME_FIELD = _seconds_field(MIN_THUMBNAIL_LIFETIME, MAX_THUMBNAIL_LIFETIME)
@@ -219,14 +257,14 @@ class MqttEventBridgeOptionsFlow(OptionsFlow):
         if user_input is not None:
             errors = _delivery_errors(user_input)
             outbox_size = user_input[CONF_OUTBOX_SIZE]
-            if outbox_size != int(outbox_size):
-                errors[CONF_OUTBOX_SIZE] = "outbox_not_whole"
+            if not _whole_in(outbox_size, MIN_OUTBOX_SIZE, MAX_OUTBOX_SIZE):
+                errors[CONF_OUTBOX_SIZE] = "outbox_invalid"
             event_types = [t.strip() for t in user_input[CONF_EVENT_TYPES] if t.strip()]
             if not all(map(is_valid_name, event_types)):
                 errors[CONF_EVENT_TYPES] = "invalid_event_types"
             lifetime = user_input[CONF_THUMBNAIL_LIFETIME]
-            if lifetime != int(lifetime):
-                errors[CONF_THUMBNAIL_LIFETIME] = "lifetime_not_whole"
+            if not _whole_in(lifetime, MIN_THUMBNAIL_LIFETIME, MAX_THUMBNAIL_LIFETIME):
+                errors[CONF_THUMBNAIL_LIFETIME] = "lifetime_invalid"
             # Left empty: HA's own URL, as it is when each event is published.
             base_url: str | None = None
             if user_input.get(CONF_BASE_URL, "").strip():
@@ -272,4 +310,6 @@ class MqttEventBridgeOptionsFlow(OptionsFlow):
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
+            # The dialog names its bridge: several may be set up.
+            description_placeholders={"prefix": settings.topic_prefix},
         )
