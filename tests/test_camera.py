@@ -8,10 +8,11 @@ import json
 import logging
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from aiohttp.test_utils import TestClient
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.http.ban import KEY_FAILED_LOGIN_ATTEMPTS
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.setup import async_setup_component
@@ -29,6 +30,7 @@ from custom_components.mqtt_event_bridge import camera_event, envelope
 from custom_components.mqtt_event_bridge.const import (
     CONF_BASE_URL,
     CONF_THUMBNAIL_LIFETIME,
+    DOMAIN,
 )
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
 from tests.conftest import call_action, event_calls, published
@@ -123,7 +125,11 @@ async def test_payload(
 
     topic, payload, qos = _only_event(mqtt_mock)
     assert (topic, qos) == ("ha-ai/camera/garden-cam-2/event", 1)
-    assert response == {"event_id": payload.pop("event_id"), "topic": topic}
+    assert response == {
+        "event_id": payload.pop("event_id"),
+        "topic": topic,
+        "thumbnail_url": payload["thumbnail_url"],
+    }
     assert payload == snapshot
 
 
@@ -187,12 +193,14 @@ async def test_ha_camera_thumbnail_link(
     topic, payload, _ = _only_event(mqtt_mock)
     assert topic == "ha-ai/camera/front_door/event"
     assert response["event_id"] == payload["event_id"]
+    # The caller gets the link the payload carries.
+    assert response["thumbnail_url"] == payload["thumbnail_url"]
     assert payload["camera_id"] == "front_door"
     assert payload["camera_name"] == "Front Door"
     url = urlsplit(payload["thumbnail_url"])
     assert url.scheme in {"http", "https"}
     assert url.netloc
-    assert "authSig=" in url.query
+    assert set(parse_qs(url.query)) == {"expires", "sig"}
 
     client = await hass_client_no_auth()
     answer = await client.get(_path(payload["thumbnail_url"]))
@@ -220,6 +228,17 @@ async def test_camera_name_and_content_type(
     assert await answer.read() == PNG
 
 
+def _assert_no_failed_login(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """HA's ban middleware counted no failed login and logged none."""
+    assert hass.http is not None
+    # Present: HA's ban middleware runs for these requests.
+    attempts = hass.http.app[KEY_FAILED_LOGIN_ATTEMPTS]
+    assert not attempts
+    assert "invalid authentication" not in caplog.text
+
+
 async def _thumbnail_link(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> str:
     """Publish a front-door event and return the path of its thumbnail link."""
     mqtt_mock.async_publish.reset_mock()
@@ -233,25 +252,35 @@ async def test_links_that_are_refused(
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,
     hass_client_no_auth: ClientFactory,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Without its signature, with a changed one, or for another event: 401."""
+    """Unsigned, forged, stretched, another event's: 404, no failed login."""
     first = await _thumbnail_link(hass, mqtt_mock)
     second = await _thumbnail_link(hass, mqtt_mock)
-    path, signature = first.split("?authSig=")
+    path, query = first.split("?")
+    query_of = {key: value[0] for key, value in parse_qs(query).items()}
+    expires, signature = query_of["expires"], query_of["sig"]
     other_path = second.split("?")[0]
     flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
     client = await hass_client_no_auth()
 
     for refused in (
         path,
-        f"{path}?authSig={flipped}",
-        f"{path}?authSig={signature}&extra=1",
-        f"{other_path}?authSig={signature}",
+        f"{path}?expires={expires}&sig={flipped}",
+        f"{path}?expires={int(expires) + 3600}&sig={signature}",
+        f"{path}?expires=-1&sig={signature}",
+        f"{path}?sig={signature}",
+        f"{path}?expires={expires}",
+        f"{other_path}?expires={expires}&sig={signature}",
+        f"{path}?authSig={signature}",
         "/api/mqtt_event_bridge/thumbnail/any/any",
     ):
         answer = await client.get(refused)
-        assert answer.status == HTTPStatus.UNAUTHORIZED, refused
+        assert answer.status == HTTPStatus.NOT_FOUND, refused
+    # A messenger's own tags on the link do not matter.
+    assert (await client.get(f"{first}&utm_source=x")).status == HTTPStatus.OK
     assert (await client.get(first)).status == HTTPStatus.OK
+    _assert_no_failed_login(hass, caplog)
 
 
 @pytest.mark.usefixtures("cameras")
@@ -261,8 +290,9 @@ async def test_link_expires(
     mock_config_entry: MockConfigEntry,
     hass_client_no_auth: ClientFactory,
     freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A link works for the configured lifetime, then is refused."""
+    """A link works for its lifetime, then is Gone, not a failed login."""
     await _setup(hass, mock_config_entry, {CONF_THUMBNAIL_LIFETIME: 120})
     link = await _thumbnail_link(hass, mqtt_mock)
     client = await hass_client_no_auth()
@@ -270,7 +300,9 @@ async def test_link_expires(
     freezer.tick(timedelta(seconds=110))
     assert (await client.get(link)).status == HTTPStatus.OK
     freezer.tick(timedelta(seconds=20))
-    assert (await client.get(link)).status == HTTPStatus.UNAUTHORIZED
+    for _ in range(3):
+        assert (await client.get(link)).status == HTTPStatus.GONE
+    _assert_no_failed_login(hass, caplog)
 
 
 @pytest.mark.usefixtures("cameras")
@@ -333,7 +365,7 @@ async def test_configured_base_url(
     _, payload, _ = _only_event(mqtt_mock)
     assert payload["thumbnail_url"].startswith(
         f"https://ha.example.org/home/api/mqtt_event_bridge/thumbnail/"
-        f"{mock_config_entry.entry_id}/{payload['event_id']}?authSig="
+        f"{mock_config_entry.entry_id}/{payload['event_id']}?expires="
     )
 
 
@@ -385,6 +417,7 @@ async def test_failing_camera_still_publishes(
     assert payload["event_id"] == response["event_id"]
     assert payload["camera_id"] == camera
     assert payload["thumbnail_url"] is None
+    assert response["thumbnail_url"] is None
     assert cameras[camera].snapshots == 1
     assert problem in caplog.text
     entry: BridgeConfigEntry = mock_config_entry
@@ -399,10 +432,9 @@ async def test_action_returns_before_the_snapshot(
     mock_config_entry: MockConfigEntry,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The caller gets the event id at once; the event follows its snapshot."""
-    response = await call_action(
-        hass, "publish_camera_event", {**FRONT_DOOR, "entity_id": "camera.silent"}
-    )
+    """A caller not asking for a response returns at once; the event follows."""
+    data = {**FRONT_DOOR, "entity_id": "camera.silent"}
+    await hass.services.async_call(DOMAIN, "publish_camera_event", data, blocking=True)
     entry: BridgeConfigEntry = mock_config_entry
     cameras = entry.runtime_data.cameras
     assert cameras.waiting == 1
@@ -411,10 +443,35 @@ async def test_action_returns_before_the_snapshot(
     # Unloading sends what still waits, without a snapshot and without a warning.
     await hass.config_entries.async_unload(entry.entry_id)
     _, payload, _ = _only_event(mqtt_mock)
-    assert payload["event_id"] == response["event_id"]
     assert payload["thumbnail_url"] is None
     assert cameras.waiting == 0
     assert "No thumbnail" not in caplog.text
+
+
+@pytest.mark.usefixtures("init_integration", "cameras")
+async def test_caller_asking_for_the_link_waits_for_it(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """A caller asking for the response waits for the snapshot, to get the link.
+
+    The bridge unloading while it waits ends the wait: the event goes out
+    without a snapshot and the caller gets thumbnail_url null.
+    """
+    data = {**FRONT_DOOR, "entity_id": "camera.silent"}
+    asking = hass.async_create_task(call_action(hass, "publish_camera_event", data))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not asking.done()
+    assert event_calls(mqtt_mock) == []
+
+    await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    response = await asking
+    assert response["thumbnail_url"] is None
+    _, payload, _ = _only_event(mqtt_mock)
+    assert payload["event_id"] == response["event_id"]
+    assert payload["thumbnail_url"] is None
 
 
 @pytest.mark.usefixtures("init_integration", "cameras")

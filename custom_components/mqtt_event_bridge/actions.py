@@ -5,6 +5,7 @@ everything a caller supplied, and hands the finished event to the entry's
 publisher. Nothing is published unless every check passed.
 """
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,7 @@ from .const import (
     ATTR_EVENT_TYPE,
     ATTR_NAME,
     ATTR_QOS,
+    ATTR_THUMBNAIL_URL,
     ATTR_TOPIC,
     ATTR_TTL,
     CONF_CONFIG_ENTRY_ID,
@@ -143,8 +145,7 @@ def _async_publish(
     return {ATTR_EVENT_ID: event.event_id, ATTR_TOPIC: topic}
 
 
-@callback
-def _async_publish_camera_event(
+async def _async_publish_camera_event(
     hass: HomeAssistant, call: ServiceCall
 ) -> ServiceResponse:
     entry = async_get_target_entry(hass, call)
@@ -152,7 +153,7 @@ def _async_publish_camera_event(
     try:
         fields = camera_fields(hass, call.data)
         topic = camera_topic(settings.topic_prefix, fields.camera_id)
-        event = entry.runtime_data.cameras.async_submit(
+        event, capture = entry.runtime_data.cameras.async_submit(
             fields,
             topic=topic,
             qos=call.data.get(ATTR_QOS, settings.qos),
@@ -161,7 +162,22 @@ def _async_publish_camera_event(
         )
     except EnvelopeError as err:
         raise _validation_error(err.reason, **err.placeholders) from err
-    return {ATTR_EVENT_ID: event.event_id, ATTR_TOPIC: topic}
+    thumbnail_url: str | None = fields.data[ATTR_THUMBNAIL_URL]
+    if capture is not None and call.return_response:
+        # The link is known once the snapshot is kept (bounded by the
+        # snapshot's timeout): only a caller who asked for it waits.
+        # Waiting never cancels the capture, even if the caller goes away.
+        await asyncio.wait({capture})
+        thumbnail_url = (
+            None
+            if capture.cancelled() or capture.exception() is not None
+            else capture.result()
+        )
+    return {
+        ATTR_EVENT_ID: event.event_id,
+        ATTR_TOPIC: topic,
+        ATTR_THUMBNAIL_URL: thumbnail_url,
+    }
 
 
 @callback
@@ -211,8 +227,8 @@ def async_setup_actions(hass: HomeAssistant) -> None:
     )
 
     @callback
-    def publish_camera_event(call: ServiceCall) -> ServiceResponse:
-        return _async_publish_camera_event(hass, call)
+    async def publish_camera_event(call: ServiceCall) -> ServiceResponse:
+        return await _async_publish_camera_event(hass, call)
 
     hass.services.async_register(
         DOMAIN,

@@ -203,7 +203,7 @@ class CameraEvents:
         self.counters = CameraCounters()
         # Events waiting for their snapshot, each as it goes out without one.
         self._waiting: dict[str, OutgoingEvent] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[str | None]] = set()
         # The snapshot under way for each camera entity, until it answers.
         self._snapshots: dict[str, asyncio.Task[Image]] = {}
         self._problem_log = LogLimiter(_LOGGER)
@@ -227,11 +227,13 @@ class CameraEvents:
         qos: int,
         ttl: int,
         now: datetime,
-    ) -> OutgoingEvent:
+    ) -> "tuple[OutgoingEvent, asyncio.Task[str | None] | None]":
         """Accept a camera event; its snapshot is taken without the caller waiting.
 
         Raises EnvelopeError before anything is accepted. The event returned is
-        the one published when no snapshot comes (`thumbnail_url` as given, or null).
+        the one published when no snapshot comes (`thumbnail_url` as given, or
+        null); with it, when a snapshot is taken, the task that publishes the
+        event and gives the `thumbnail_url` it went out with.
         """
 
         def build(
@@ -250,7 +252,7 @@ class CameraEvents:
         event = build(fields.data)
         if fields.snapshot_of is None:
             self._publisher.async_submit(event)
-            return event
+            return event, None
         self._waiting[event.event_id] = event
         task = self._hass.async_create_task(
             self._async_capture(fields, event, build),
@@ -260,7 +262,7 @@ class CameraEvents:
         if not task.done():
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return event
+        return event, task
 
     @callback
     def async_stop(self) -> None:
@@ -276,7 +278,7 @@ class CameraEvents:
         fields: CameraFields,
         event: OutgoingEvent,
         build: Callable[[Mapping[str, Any], str], OutgoingEvent],
-    ) -> None:
+    ) -> str | None:
         entity_id = str(fields.snapshot_of)
         remaining = (event.expires_at - dt_util.utcnow()).total_seconds()
         bound = min(SNAPSHOT_TIMEOUT, remaining)
@@ -299,8 +301,9 @@ class CameraEvents:
                 image = snapshot.result()
         # Still waiting: a stop of the bridge cancels this task at its await.
         del self._waiting[event.event_id]
+        url: str | None = None
         if image is not None:
-            event, problem = self._with_thumbnail(fields, event, image, build)
+            event, url, problem = self._with_thumbnail(fields, event, image, build)
         if problem:
             self.counters.snapshot_failures += 1
             self._problem_log.warning(
@@ -311,6 +314,7 @@ class CameraEvents:
                 problem,
             )
         self._publisher.async_submit(event)
+        return url
 
     def _with_thumbnail(
         self,
@@ -318,12 +322,13 @@ class CameraEvents:
         event: OutgoingEvent,
         image: "Image",
         build: Callable[[Mapping[str, Any], str], OutgoingEvent],
-    ) -> tuple[OutgoingEvent, str]:
-        """Keep a snapshot and link it from the event; or say why not."""
+    ) -> tuple[OutgoingEvent, str | None, str]:
+        """Keep a snapshot and link it from the event: event, link, problem."""
         content_type = image.content_type.partition(";")[0].strip().lower()
         if content_type not in IMAGE_CONTENT_TYPES:
             # Served on HA's origin, HTML or SVG could run script there.
-            return event, f"content type {image.content_type[:100]!r} is not an image"
+            problem = f"content type {image.content_type[:100]!r} is not an image"
+            return event, None, problem
         kept = self.thumbnails.add(
             event.event_id,
             Thumbnail(
@@ -333,18 +338,21 @@ class CameraEvents:
             ),
         )
         if not kept:
-            return event, f"snapshot of {len(image.content)} bytes is too large to keep"
+            problem = f"snapshot of {len(image.content)} bytes is too large to keep"
+            return event, None, problem
         url = async_thumbnail_url(
             self._hass,
+            self.thumbnails.signer,
             base_url=self._base_url,
             entry_id=self._entry_id,
             event_id=event.event_id,
             lifetime=self._lifetime,
         )
         try:
-            return build({**fields.data, ATTR_THUMBNAIL_URL: url}, event.event_id), ""
+            linked = build({**fields.data, ATTR_THUMBNAIL_URL: url}, event.event_id)
         except EnvelopeError:
-            return event, "the link would make the payload too large"
+            return event, None, "the link would make the payload too large"
+        return linked, url, ""
 
     @callback
     def _async_start_snapshot(self, entity_id: str) -> "asyncio.Task[Image]":

@@ -1,28 +1,81 @@
 """Camera snapshots behind signed, expiring links.
 
 A camera event names its snapshot by a link that anyone holding it can open,
-without an HA token, until it expires. The link is signed with HA's own
-signed-path helper (as media and camera proxies are), so HA's HTTP layer checks
-the signature and the expiry before the view below ever runs; a request
-without a valid signature is answered 401 there. The view serves only the
-snapshots this bridge took, never a live camera.
+without an HA token, until it expires. Each bridge signs its links itself
+(HMAC-SHA256 over the path and the expiry, with a random key that lives as
+long as the loaded bridge and its snapshots), so that the view can tell an
+expired link from a forged one: an old link opened from a phone notification
+is answered 410 Gone, anything else unsigned 404, and neither reaches HA's
+failed-login accounting (a notification, and with IP banning on, a ban of the
+user's own phone). A logged-in user needs no signature. The view serves only
+the snapshots this bridge took, never a live camera.
 """
 
+import base64
 from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+import hashlib
+import hmac
+import secrets
 import time
 
 from aiohttp import hdrs, web
-from homeassistant.components.http.auth import async_sign_path
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
+from homeassistant.helpers.http import KEY_AUTHENTICATED, KEY_HASS, HomeAssistantView
 from homeassistant.helpers.network import NoURLAvailableError, get_url
+from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
 
 THUMBNAIL_PATH = f"/api/{DOMAIN}/thumbnail"
+EXPIRES_PARAM = "expires"
+SIGNATURE_PARAM = "sig"
+
+
+class LinkCheck(Enum):
+    """What a link's query says about it."""
+
+    VALID = "valid"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSigner:
+    """Signs and checks one bridge's links; a new key for each load."""
+
+    key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+
+    def _signature(self, path: str, expires: int) -> str:
+        digest = hmac.new(
+            self.key, f"{path}\n{expires}".encode(), hashlib.sha256
+        ).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def sign(self, path: str, lifetime: int) -> str:
+        """Give the path with the query that opens it for `lifetime` seconds."""
+        expires = int(dt_util.utcnow().timestamp()) + lifetime
+        signature = self._signature(path, expires)
+        return f"{path}?{EXPIRES_PARAM}={expires}&{SIGNATURE_PARAM}={signature}"
+
+    def check(self, path: str, query: Mapping[str, str]) -> LinkCheck:
+        """Whether the query signs this path, and whether it still holds.
+
+        Other query parameters (a messenger's tracking tags) are ignored: the
+        signature covers everything that decides what is served.
+        """
+        given, expires = query.get(SIGNATURE_PARAM), query.get(EXPIRES_PARAM)
+        if given is None or expires is None or not expires.isdecimal():
+            return LinkCheck.INVALID
+        expected = self._signature(path, int(expires))
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return LinkCheck.INVALID
+        if int(expires) <= dt_util.utcnow().timestamp():
+            return LinkCheck.EXPIRED
+        return LinkCheck.VALID
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -43,6 +96,7 @@ class ThumbnailCache:
         self._max_bytes = max_bytes
         self._items: OrderedDict[str, Thumbnail] = OrderedDict()
         self.total_bytes = 0
+        self.signer = LinkSigner()
 
     def __len__(self) -> int:
         """How many snapshots are kept."""
@@ -87,6 +141,7 @@ def thumbnail_path(entry_id: str, event_id: str) -> str:
 @callback
 def async_thumbnail_url(
     hass: HomeAssistant,
+    signer: LinkSigner,
     *,
     base_url: str | None,
     entry_id: str,
@@ -99,12 +154,7 @@ def async_thumbnail_url(
     URL helper orders them); when HA knows no URL at all, the link is the
     signed path alone, which HA's companion apps resolve themselves.
     """
-    path = async_sign_path(
-        hass,
-        thumbnail_path(entry_id, event_id),
-        timedelta(seconds=lifetime),
-        use_content_user=True,
-    )
+    path = signer.sign(thumbnail_path(entry_id, event_id), lifetime)
     if base_url is None:
         try:
             base_url = get_url(hass)
@@ -118,14 +168,14 @@ class ThumbnailView(HomeAssistantView):
 
     url = THUMBNAIL_PATH + "/{entry_id}/{event_id}"
     name = f"api:{DOMAIN}:thumbnail"
-    # Signed links authenticate as HA's read-only content user; anything else
-    # needs a token. Either way HA checks it before `get` runs.
-    requires_auth = True
+    # The view checks its own signatures (or HA's login) below: a refused link
+    # is not a failed login, so HA must not answer it 401 for us.
+    requires_auth = False
 
     async def get(
         self, request: web.Request, entry_id: str, event_id: str
     ) -> web.Response:
-        """Answer with the snapshot's bytes, or 404 once it is gone."""
+        """Answer with the snapshot's bytes; 410 for an expired link, else 404."""
         hass = request.app[KEY_HASS]
         entry = hass.config_entries.async_get_entry(entry_id)
         if (
@@ -134,7 +184,14 @@ class ThumbnailView(HomeAssistantView):
             or entry.state is not ConfigEntryState.LOADED
         ):
             raise web.HTTPNotFound
-        thumbnail = entry.runtime_data.cameras.thumbnails.get(event_id)
+        thumbnails: ThumbnailCache = entry.runtime_data.cameras.thumbnails
+        if not request.get(KEY_AUTHENTICATED, False):
+            check = thumbnails.signer.check(request.path, request.query)
+            if check is LinkCheck.EXPIRED:
+                raise web.HTTPGone
+            if check is LinkCheck.INVALID:
+                raise web.HTTPNotFound
+        thumbnail = thumbnails.get(event_id)
         if thumbnail is None:
             raise web.HTTPNotFound
         max_age = max(0, int(thumbnail.expires - time.monotonic()))
