@@ -31,8 +31,9 @@ from custom_components.mqtt_event_bridge.const import (
     CONF_EVENT_TYPES,
     CONF_TOPIC_PREFIX,
     DISCOVERY_REPUBLISH_COOLDOWN,
+    DOMAIN,
 )
-from custom_components.mqtt_event_bridge.discovery import HaStatus
+from custom_components.mqtt_event_bridge.discovery import HaStatus, readable_name
 from tests.conftest import call_action, make_entry
 
 # Newer HA keeps identifiers, and so devices, per config entry.
@@ -79,11 +80,10 @@ async def test_ha_creates_the_entities_and_triggers(
     entity_registry: er.EntityRegistry,
     device_registry: dr.DeviceRegistry,
 ) -> None:
-    """HA's MQTT discovery turns the configs into entities on the bridge's device.
+    """HA's MQTT discovery turns the configs into entities on the events device.
 
-    Where HA lets config entries share a device, the discovered entities join
-    the bridge's own device; newer HA keeps devices per config entry, and they
-    are on a device of the MQTT integration with the same name.
+    On every HA version: two devices, named for what they hold, so that the
+    automation editor's device list tells them apart.
     """
     await hass.async_block_till_done()
     [own_device] = dr.async_entries_for_config_entry(
@@ -91,17 +91,35 @@ async def test_ha_creates_the_entities_and_triggers(
     )
     mqtt_entry = hass.config_entries.async_entries("mqtt")[0]
     [device] = dr.async_entries_for_config_entry(device_registry, mqtt_entry.entry_id)
-    assert device.name == own_device.name == "MQTT Event Bridge ha-ai"
-    assert (device.id == own_device.id) is SHARED_DEVICES
+    assert own_device.name == "MQTT Event Bridge ha-ai"
+    assert device.name == "MQTT Event Bridge ha-ai events"
+    assert device.id != own_device.id
+    own = {
+        e.platform for e in er.async_entries_for_device(entity_registry, own_device.id)
+    }
+    assert own == {"mqtt_event_bridge"}
+    names = {
+        e.entity_id: e.original_name
+        for e in er.async_entries_for_device(entity_registry, device.id)
+    }
+    assert names == {
+        "event.mqtt_event_bridge_ha_ai_events_suggestion_generated": (
+            "Suggestion generated"
+        ),
+        "event.mqtt_event_bridge_ha_ai_events_status_analysis_complete": (
+            "Status analysis complete"
+        ),
+        "event.mqtt_event_bridge_ha_ai_events_camera_detection": "Camera detection",
+    }
     discovered = {
         e.entity_id
         for e in er.async_entries_for_device(entity_registry, device.id)
         if e.platform == "mqtt"
     }
     assert discovered == {
-        "event.mqtt_event_bridge_ha_ai_suggestion_generated",
-        "event.mqtt_event_bridge_ha_ai_status_analysis_complete",
-        "event.mqtt_event_bridge_ha_ai_camera_detection",
+        "event.mqtt_event_bridge_ha_ai_events_suggestion_generated",
+        "event.mqtt_event_bridge_ha_ai_events_status_analysis_complete",
+        "event.mqtt_event_bridge_ha_ai_events_camera_detection",
     }
     triggers = await async_get_device_automations(
         hass, DeviceAutomationType.TRIGGER, [device.id]
@@ -114,6 +132,69 @@ async def test_ha_creates_the_entities_and_triggers(
     }
 
 
+@pytest.mark.parametrize(
+    ("event_type", "name"),
+    [
+        ("suggestion/generated", "Suggestion generated"),
+        ("status/analysis_complete", "Status analysis complete"),
+        ("a-b/c__d", "A b c d"),
+        ("x", "X"),
+    ],
+)
+def test_readable_names(event_type: str, name: str) -> None:
+    """Event entities are named in words, not by their topic levels."""
+    assert readable_name(event_type) == name
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_device_shared_by_earlier_versions_is_split(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """The device earlier versions shared becomes the events device; its id stays.
+
+    Automations with a device trigger name that id, so the event types keep
+    it; the bridge's own entities move to a device of their own.
+    """
+    mock_config_entry.add_to_hass(hass)
+    mqtt_entry = hass.config_entries.async_entries("mqtt")[0]
+    shared = {
+        (DOMAIN, mock_config_entry.entry_id),
+        ("mqtt", f"mqtt_event_bridge_{mock_config_entry.entry_id}"),
+    }
+    # As earlier versions registered it: from the bridge, then from discovery.
+    old = device_registry.async_get_or_create(
+        config_entry_id=mock_config_entry.entry_id,
+        identifiers=shared,
+        name="MQTT Event Bridge ha-ai",
+    )
+    events = device_registry.async_get_or_create(
+        config_entry_id=mqtt_entry.entry_id,
+        identifiers={("mqtt", f"mqtt_event_bridge_{mock_config_entry.entry_id}")},
+        name="MQTT Event Bridge ha-ai",
+    )
+    assert (events.id == old.id) is SHARED_DEVICES
+
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    [own] = dr.async_entries_for_config_entry(
+        device_registry, mock_config_entry.entry_id
+    )
+    assert own.identifiers == {(DOMAIN, mock_config_entry.entry_id)}
+    assert own.name == "MQTT Event Bridge ha-ai"
+    assert {
+        e.platform for e in er.async_entries_for_device(entity_registry, own.id)
+    } == {DOMAIN}
+    kept = device_registry.async_get(events.id)
+    assert kept is not None
+    assert kept.config_entries == {mqtt_entry.entry_id}
+    assert kept.name == "MQTT Event Bridge ha-ai events"
+    assert own.id != kept.id
+
+
 async def test_first_publish_adds_a_type_for_good(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
 ) -> None:
@@ -124,8 +205,8 @@ async def test_first_publish_adds_a_type_for_good(
     await call_action(hass, "publish_event", {"event_type": "pattern/alert"})
     await hass.async_block_till_done()
     latest = _device_configs(mqtt_mock, entry_id)[-1]["components"]
-    names = {c["name"] for c in latest.values() if c["platform"] == "event"}
-    assert names == {
+    offered = {c["event_types"][0] for c in latest.values() if c["platform"] == "event"}
+    assert offered == {
         "suggestion/generated",
         "status/analysis_complete",
         "camera/detection",
@@ -139,7 +220,7 @@ async def test_first_publish_adds_a_type_for_good(
     assert await hass.config_entries.async_reload(entry_id)
     await hass.async_block_till_done()
     latest = _device_configs(mqtt_mock, entry_id)[-1]["components"]
-    assert "pattern/alert" in {c.get("name") for c in latest.values()}
+    assert "pattern/alert" in {c.get("subtype") for c in latest.values()}
 
 
 async def test_status_types_are_reserved_for_status_notices(
@@ -304,7 +385,7 @@ async def test_per_component_topics_where_device_discovery_is_missing(
         retained[t] for t in topics if "/event/" in t and "suggestion" in t
     )
     assert event_config["state_topic"] == "ha-ai/events/suggestion/generated"
-    assert event_config["device"]["name"] == "MQTT Event Bridge ha-ai"
+    assert event_config["device"]["name"] == "MQTT Event Bridge ha-ai events"
     assert event_config["availability_mode"] == "latest"
     assert "platform" not in event_config
 
@@ -333,7 +414,7 @@ async def test_type_limit(
     await call_action(hass, "publish_event", {"event_type": "two"})
     await hass.async_block_till_done()
     names = {
-        c.get("name")
+        c.get("subtype")
         for c in _device_configs(mqtt_mock, init_integration.entry_id)[-1][
             "components"
         ].values()

@@ -11,6 +11,7 @@ from .actions import async_setup_actions
 from .camera_event import CameraEvents
 from .const import DOMAIN
 from .discovery import DiscoveryPublisher, async_clear_discovery
+from .entity import async_split_shared_device
 from .models import BridgeConfigEntry, BridgeRuntimeData, BridgeSettings
 from .nodelay import async_keep_nodelay
 from .publisher import EventPublisher, outbox_store
@@ -65,6 +66,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bo
         discovery=discovery,
         cameras=cameras,
     )
+    async_split_shared_device(hass, entry)
     entry.async_on_unload(async_keep_nodelay(hass))
     await discovery.async_start()
     entry.async_on_unload(discovery.async_stop)

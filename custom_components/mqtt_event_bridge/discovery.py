@@ -76,8 +76,27 @@ def discovery_store(hass: HomeAssistant, entry_id: str) -> Store[StoredDiscovery
 
 
 def device_identifier(entry_id: str) -> str:
-    """Return the MQTT device id; the bridge's own entities share the device."""
+    """Return the id of the MQTT device that holds the event types."""
     return f"mqtt_event_bridge_{entry_id}"
+
+
+def device_name(prefix: str) -> str:
+    """Name the bridge's own device (sensors, Response entity)."""
+    return f"MQTT Event Bridge {prefix}"
+
+
+def events_device_name(prefix: str) -> str:
+    """Name the device of the event types (event entities, device triggers)."""
+    return f"{device_name(prefix)} events"
+
+
+def readable_name(event_type: str) -> str:
+    """Give an event type a readable name: "Status analysis complete".
+
+    The UI cuts a long entity name short; words read better there than a topic.
+    """
+    words = " ".join(event_type.replace("_", " ").replace("-", " ").split("/"))
+    return " ".join(words.split()).capitalize()
 
 
 def _object_id(event_type: str) -> str:
@@ -134,7 +153,7 @@ def _components(prefix: str, event_types: list[str]) -> list[_Component]:
                 object_id=f"{object_id}_event",
                 platform="event",
                 config={
-                    "name": event_type,
+                    "name": readable_name(event_type),
                     "state_topic": topic,
                     "event_types": [event_type],
                     "qos": DISCOVERY_QOS,
@@ -401,9 +420,9 @@ class DiscoveryPublisher:
     def _device(self) -> dict[str, Any]:
         return {
             "identifiers": [device_identifier(self.entry.entry_id)],
-            "name": f"MQTT Event Bridge {self.prefix}",
+            "name": events_device_name(self.prefix),
             "manufacturer": "MQTT Event Bridge",
-            "model": "Event bridge",
+            "model": "Event types",
             "sw_version": self._version,
         }
 

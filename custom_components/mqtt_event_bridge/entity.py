@@ -1,11 +1,13 @@
 """The base of every entity a bridge has: one device per entry."""
 
 from homeassistant.components.mqtt import DOMAIN as MQTT_DOMAIN
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity
 
 from .const import DOMAIN
-from .discovery import device_identifier
+from .discovery import device_identifier, device_name
 from .models import BridgeConfigEntry
 
 
@@ -19,14 +21,38 @@ class BridgeEntity(Entity):
         """Tie the entity to the entry's device; the unique id survives restarts."""
         self._attr_unique_id = f"{entry.unique_id}_{key}"
         self._attr_device_info = DeviceInfo(
-            # Also MQTT discovery's id for the device: its event entities and
-            # triggers join this device instead of making a second one.
-            identifiers={
-                (DOMAIN, entry.entry_id),
-                (MQTT_DOMAIN, device_identifier(entry.entry_id)),
-            },
-            name=f"MQTT Event Bridge {entry.runtime_data.settings.topic_prefix}",
+            # The bridge's own device: its sensors and Response entity. The
+            # event types are on a device of their own, made by MQTT discovery
+            # ("... events"), since newer HA keeps devices per config entry.
+            identifiers={(DOMAIN, entry.entry_id)},
+            name=device_name(entry.runtime_data.settings.topic_prefix),
             manufacturer="MQTT Event Bridge",
             model="Event bridge",
             entry_type=DeviceEntryType.SERVICE,
+        )
+
+
+@callback
+def async_split_shared_device(hass: HomeAssistant, entry: BridgeConfigEntry) -> None:
+    """Part the bridge's device from the event types' device of earlier versions.
+
+    Earlier versions gave the bridge's device MQTT discovery's identifier too,
+    so that where HA shares devices between config entries one device held
+    both. The event types' device keeps its id (device-trigger automations
+    name it), so it keeps that identifier; the bridge's own entities move to a
+    device of their own when their platforms set up.
+    """
+    registry = dr.async_get(hass)
+    ours = (DOMAIN, entry.entry_id)
+    shared = (MQTT_DOMAIN, device_identifier(entry.entry_id))
+    device = registry.async_get_device(identifiers={ours})
+    if device is None or shared not in device.identifiers:
+        return
+    if device.config_entries == {entry.entry_id}:
+        registry.async_update_device(device.id, new_identifiers={ours})
+    else:
+        registry.async_update_device(
+            device.id,
+            new_identifiers={shared},
+            remove_config_entry_id=entry.entry_id,
         )

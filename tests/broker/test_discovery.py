@@ -23,8 +23,8 @@ from custom_components.mqtt_event_bridge.const import CONF_EVENT_TYPES
 from tests.broker.conftest import HOST, WAIT, Broker, Observer, async_wait_subscribed
 from tests.conftest import call_action, make_entry
 
-SUGGESTION = "event.mqtt_event_bridge_it_ai_suggestion_generated"
-STATUS = "event.mqtt_event_bridge_it_ai_status_analysis_complete"
+SUGGESTION = "event.mqtt_event_bridge_it_ai_events_suggestion_generated"
+STATUS = "event.mqtt_event_bridge_it_ai_events_status_analysis_complete"
 
 
 async def _until(predicate: Any) -> None:
@@ -88,7 +88,7 @@ async def test_discovered_entities_triggers_and_cleanup(
     assert suggestion.device_id is not None
     device = device_registry.async_get(suggestion.device_id)
     assert device is not None
-    assert device.name == "MQTT Event Bridge it/ai"
+    assert device.name == "MQTT Event Bridge it/ai events"
     triggers = await async_get_device_automations(
         hass, DeviceAutomationType.TRIGGER, [device.id]
     )
@@ -171,7 +171,7 @@ async def test_the_first_event_of_a_new_type_fires_its_entity(
     await _until(lambda: entity_registry.async_get(SUGGESTION) is not None)
     await async_wait_subscribed(hass, "it/ai/events/suggestion/generated", 0)
 
-    new_entity = "event.mqtt_event_bridge_it_ai_brand_new"
+    new_entity = "event.mqtt_event_bridge_it_ai_events_brand_new"
     fired: list[str] = []
 
     @callback
