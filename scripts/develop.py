@@ -6,12 +6,14 @@ with config/ (the repository on PYTHONPATH, so the bridge is loaded from the
 checkout). On the first run it finishes onboarding through HA's own API,
 creating the user `dev` with a random password that only lands in
 config/.develop-credentials.json (not tracked), and sets up the MQTT
-integration and the bridge through their config flows. Ctrl-C stops both.
+integration and the bridge through their config flows. Ctrl-C, SIGTERM and
+SIGHUP (the terminal closing) stop both; nothing is left running.
 """
 
 import argparse
 import asyncio
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 import json
 import os
 from pathlib import Path
@@ -21,6 +23,7 @@ import socket
 import subprocess
 import sys
 import time
+from types import FrameType
 from typing import Any
 
 import aiohttp
@@ -59,9 +62,30 @@ def start_mosquitto() -> subprocess.Popen[bytes] | None:
     return broker
 
 
-def prepare_config() -> None:
+def link_blueprints(config: Path) -> None:
+    """Link each of the repository's blueprints into config/, file by file.
+
+    HA finds blueprints with `glob("**/*.yaml")`, which since Python 3.13 does
+    not descend into a linked directory: a real directory of linked files is
+    found on every Python, and edits in the checkout still show at once.
+    """
+    source = ROOT / "blueprints" / "automation" / "mqtt_event_bridge"
+    target = config / "blueprints" / "automation" / "mqtt_event_bridge"
+    if target.is_symlink():  # the directory link of earlier versions
+        target.unlink()
+    target.mkdir(parents=True, exist_ok=True)
+    for linked in target.glob("*.yaml"):
+        if linked.is_symlink() and not linked.exists():  # renamed or removed
+            linked.unlink()
+    for blueprint in sorted(source.glob("*.yaml")):
+        link = target / blueprint.name
+        if not link.exists():
+            link.symlink_to(blueprint)
+
+
+def prepare_config(config: Path = CONFIG) -> None:
     """Mark the onboarding steps a developer does not need as done; link blueprints."""
-    storage = CONFIG / ".storage"
+    storage = config / ".storage"
     storage.mkdir(parents=True, exist_ok=True)
     onboarding = storage / "onboarding"
     if not onboarding.exists():
@@ -76,14 +100,10 @@ def prepare_config() -> None:
                 }
             )
         )
-    automations = CONFIG / "automations.yaml"
+    automations = config / "automations.yaml"
     if not automations.exists():
         automations.write_text("[]\n")  # the automation editor writes here
-    blueprints = CONFIG / "blueprints" / "automation"
-    blueprints.mkdir(parents=True, exist_ok=True)
-    link = blueprints / "mqtt_event_bridge"
-    if not link.exists():
-        link.symlink_to(ROOT / "blueprints" / "automation" / "mqtt_event_bridge")
+    link_blueprints(config)
 
 
 def start_home_assistant() -> subprocess.Popen[bytes]:
@@ -235,9 +255,48 @@ async def bring_up(ha: subprocess.Popen[bytes]) -> None:
         await ensure_entries(session)
 
 
-def stop(process: subprocess.Popen[bytes] | None, name: str) -> None:
+class Stopped(Exception):  # noqa: N818
+    """SIGTERM or SIGHUP arrived: stop like Ctrl-C does."""
+
+
+def _raise_stopped(signum: int, _frame: FrameType | None) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextmanager
+def stopping_children() -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
+    """Give a list to add children to; any way out stops them, newest first.
+
+    The children run in their own sessions (a terminal's Ctrl-C must not reach
+    them before this script stops them in order), so no signal reaches them by
+    itself: SIGINT, SIGTERM and SIGHUP end the block here, and while the
+    children stop, further signals are ignored so that nothing is left half
+    stopped.
+    """
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS[1:]}
+    for sig in STOP_SIGNALS[1:]:
+        signal.signal(sig, _raise_stopped)
+    try:
+        yield children
+    except (KeyboardInterrupt, Stopped):
+        pass
+    finally:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        for name, process in reversed(children):
+            stop(process, name)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def stop(process: subprocess.Popen[bytes], name: str) -> None:
     """Ask a child to stop (SIGTERM), then insist."""
-    if process is None or process.poll() is not None:
+    if process.poll() is not None:
         return
     print(f"Stopping {name}")
     process.send_signal(signal.SIGTERM)
@@ -245,29 +304,26 @@ def stop(process: subprocess.Popen[bytes] | None, name: str) -> None:
         process.wait(timeout=60)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.wait()
 
 
 def main() -> None:
-    """Start, prepare, wait for Ctrl-C."""
+    """Start, prepare, wait for Ctrl-C, SIGTERM or SIGHUP."""
     argparse.ArgumentParser(description=__doc__).parse_args()
-    broker = start_mosquitto()
-    ha = None
-    try:
+    with stopping_children() as children:
+        if (broker := start_mosquitto()) is not None:
+            children.append(("mosquitto", broker))
         prepare_config()
         ha = start_home_assistant()
+        children.append(("Home Assistant", ha))
         asyncio.run(bring_up(ha))
         print(
             f"\nHome Assistant is ready at {HA_URL}."
             f"\nLog in as '{USERNAME}'; the password is in"
             f" {CREDENTIALS.relative_to(ROOT)}.\nscripts/demo publishes sample events."
-            " Ctrl-C stops Home Assistant and the broker.\n"
+            " Ctrl-C (or closing the terminal) stops Home Assistant and the broker.\n"
         )
         ha.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop(ha, "Home Assistant")
-        stop(broker, "mosquitto")
 
 
 if __name__ == "__main__":
