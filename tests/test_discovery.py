@@ -34,6 +34,7 @@ from custom_components.mqtt_event_bridge.const import (
     DOMAIN,
 )
 from custom_components.mqtt_event_bridge.discovery import HaStatus, readable_name
+from custom_components.mqtt_event_bridge.entity import device_config_entries
 from tests.conftest import call_action, make_entry
 
 # Newer HA keeps identifiers, and so devices, per config entry.
@@ -190,9 +191,33 @@ async def test_device_shared_by_earlier_versions_is_split(
     } == {DOMAIN}
     kept = device_registry.async_get(events.id)
     assert kept is not None
-    assert kept.config_entries == {mqtt_entry.entry_id}
+    assert device_config_entries(kept) == {mqtt_entry.entry_id}
     assert kept.name == "MQTT Event Bridge ha-ai events"
     assert own.id != kept.id
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_bridge_device_of_earlier_versions_keeps_its_id(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """A device of the bridge alone (discovery was off) drops MQTT's identifier."""
+    mock_config_entry.add_to_hass(hass)
+    ours = (DOMAIN, mock_config_entry.entry_id)
+    old = device_registry.async_get_or_create(
+        config_entry_id=mock_config_entry.entry_id,
+        identifiers={ours, ("mqtt", f"mqtt_event_bridge_{mock_config_entry.entry_id}")},
+    )
+
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    [own] = dr.async_entries_for_config_entry(
+        device_registry, mock_config_entry.entry_id
+    )
+    assert own.id == old.id
+    assert own.identifiers == {ours}
 
 
 async def test_first_publish_adds_a_type_for_good(

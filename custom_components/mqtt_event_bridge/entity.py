@@ -32,6 +32,16 @@ class BridgeEntity(Entity):
         )
 
 
+def device_config_entries(device: dr.DeviceEntry) -> set[str]:
+    """Give the config entries a device belongs to, on every HA version.
+
+    Newer HA gives each device one config entry (`config_entry_id`) and
+    deprecates the set; older HA has only the set.
+    """
+    single: str | None = getattr(device, "config_entry_id", None)
+    return {single} if single is not None else set(device.config_entries)
+
+
 @callback
 def async_split_shared_device(hass: HomeAssistant, entry: BridgeConfigEntry) -> None:
     """Part the bridge's device from the event types' device of earlier versions.
@@ -48,7 +58,7 @@ def async_split_shared_device(hass: HomeAssistant, entry: BridgeConfigEntry) -> 
     device = registry.async_get_device(identifiers={ours})
     if device is None or shared not in device.identifiers:
         return
-    if device.config_entries == {entry.entry_id}:
+    if device_config_entries(device) == {entry.entry_id}:
         registry.async_update_device(device.id, new_identifiers={ours})
     else:
         registry.async_update_device(

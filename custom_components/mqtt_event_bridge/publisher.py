@@ -209,7 +209,6 @@ class EventPublisher:
         self._in_flight = 0
         self._connected = False
         self._running = False
-        self._dispatching = False
         self._failing = False
         # Whether the last save scheduled holds waiting events.
         self._saved_waiting = True
@@ -346,37 +345,31 @@ class EventPublisher:
 
     @callback
     def _async_dispatch(self) -> None:
-        """Send waiting events, oldest first, while the broker can take them."""
-        if self._dispatching:
-            # Called again from an event that finished at once: the loop below
-            # is still running and sees the freed place.
-            return
-        self._dispatching = True
-        try:
-            now = dt_util.utcnow()
-            while (
-                self._running
-                and self._connected
-                and self._outbox
-                and self._in_flight < MAX_IN_FLIGHT
-            ):
-                waiting = self._outbox.popleft()
-                self._outbox_bytes -= len(waiting.event.payload)
-                if waiting.event.expires_at <= now:
-                    self.counters.expired += 1
-                    continue
-                self._in_flight += 1
-                # Not started eagerly: the caller's action returns at once and
-                # the client's publish runs on the loop's next turn, instead of
-                # inside the caller's call.
-                self._entry.async_create_task(
-                    self._hass,
-                    self._async_send(waiting),
-                    "publish event",
-                    eager_start=False,
-                )
-        finally:
-            self._dispatching = False
+        """Send waiting events, oldest first, while the broker can take them.
+
+        Each send is a task that starts on the loop's next turn: the caller's
+        action returns at once, and no send ends (and calls this again) while
+        the loop below runs.
+        """
+        now = dt_util.utcnow()
+        while (
+            self._running
+            and self._connected
+            and self._outbox
+            and self._in_flight < MAX_IN_FLIGHT
+        ):
+            waiting = self._outbox.popleft()
+            self._outbox_bytes -= len(waiting.event.payload)
+            if waiting.event.expires_at <= now:
+                self.counters.expired += 1
+                continue
+            self._in_flight += 1
+            self._entry.async_create_task(
+                self._hass,
+                self._async_send(waiting),
+                "publish event",
+                eager_start=False,
+            )
 
     async def _async_send(self, waiting: _Waiting) -> None:
         event = waiting.event
