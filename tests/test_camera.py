@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlsplit
 
 from aiohttp.test_utils import TestClient
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components.http.ban import KEY_FAILED_LOGIN_ATTEMPTS
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.setup import async_setup_component
@@ -231,11 +230,14 @@ async def test_camera_name_and_content_type(
 def _assert_no_failed_login(
     hass: HomeAssistant, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """HA's ban middleware counted no failed login and logged none."""
+    """HA saw no failed login.
+
+    HA's ban middleware logs every failed login ("... with invalid
+    authentication") before it raises the notification or counts it towards a
+    ban (the count only runs with a login threshold set, so the log line is
+    what shows it here; a 401 from an HA view makes this fail).
+    """
     assert hass.http is not None
-    # Present: HA's ban middleware runs for these requests.
-    attempts = hass.http.app[KEY_FAILED_LOGIN_ATTEMPTS]
-    assert not attempts
     assert "invalid authentication" not in caplog.text
 
 

@@ -226,7 +226,6 @@ def async_setup_actions(hass: HomeAssistant) -> None:
         supports_response=SupportsResponse.OPTIONAL,
     )
 
-    @callback
     async def publish_camera_event(call: ServiceCall) -> ServiceResponse:
         return await _async_publish_camera_event(hass, call)
 
