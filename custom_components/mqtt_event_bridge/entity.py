@@ -43,6 +43,22 @@ def device_config_entries(device: dr.DeviceEntry) -> set[str]:
 
 
 @callback
+def _async_own_device(
+    registry: dr.DeviceRegistry, identifier: tuple[str, str], entry_id: str
+) -> dr.DeviceEntry | None:
+    """Find the entry's device by its identifier, as each HA version allows.
+
+    HA 2026.10 keeps identifiers unique per config entry only: the lookup by
+    identifier alone is deprecated there, and goes in 2027.8.
+    """
+    by_entry = getattr(registry, "async_get_device_by_identifier", None)
+    if by_entry is not None:
+        found: dr.DeviceEntry | None = by_entry(identifier, entry_id)
+        return found
+    return registry.async_get_device(identifiers={identifier})
+
+
+@callback
 def async_split_shared_device(hass: HomeAssistant, entry: BridgeConfigEntry) -> None:
     """Part the bridge's device from the event types' device of earlier versions.
 
@@ -55,7 +71,7 @@ def async_split_shared_device(hass: HomeAssistant, entry: BridgeConfigEntry) -> 
     registry = dr.async_get(hass)
     ours = (DOMAIN, entry.entry_id)
     shared = (MQTT_DOMAIN, device_identifier(entry.entry_id))
-    device = registry.async_get_device(identifiers={ours})
+    device = _async_own_device(registry, ours, entry.entry_id)
     if device is None or shared not in device.identifiers:
         return
     if device_config_entries(device) == {entry.entry_id}:
