@@ -152,7 +152,13 @@ async def actions(walk: Walk) -> None:
     )
     await walk.shoot(page, "actions")
     await page.get_by_text("Publish camera event", exact=True).first.click()
-    await walk.expect(page, "publish_camera_event form", "Camera", "Camera ID")
+    await walk.expect(
+        page,
+        "publish_camera_event form",
+        "Camera",
+        "Camera ID",
+        "Wait for the response",
+    )
     await page.close()
 
 

@@ -17,6 +17,7 @@ from .nodelay import async_keep_nodelay
 from .publisher import EventPublisher, outbox_store
 from .responses import ResponseListener
 from .thumbnails import ThumbnailView
+from .waits import ResponseWaits
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR]
@@ -36,13 +37,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bo
             translation_domain=DOMAIN, translation_key="mqtt_not_ready"
         )
     settings = BridgeSettings.from_entry(entry)
-    publisher = EventPublisher(hass, entry, outbox_size=settings.outbox_size)
+    waits = ResponseWaits(hass)
+    publisher = EventPublisher(
+        hass, entry, outbox_size=settings.outbox_size, waits=waits
+    )
     responses = ResponseListener(
         hass,
         prefix=settings.topic_prefix,
         qos=settings.qos,
         default_ttl=settings.ttl,
         publisher=publisher,
+        waits=waits,
     )
     discovery = DiscoveryPublisher(
         hass=hass,
@@ -65,6 +70,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bo
         responses=responses,
         discovery=discovery,
         cameras=cameras,
+        waits=waits,
     )
     async_split_shared_device(hass, entry)
     entry.async_on_unload(async_keep_nodelay(hass))
@@ -79,6 +85,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bo
     entry.async_on_unload(await responses.async_start())
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    # Run first on unload: callers waiting for a response are told at once.
+    entry.async_on_unload(waits.async_end_all)
     return True
 
 

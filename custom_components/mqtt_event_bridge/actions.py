@@ -28,13 +28,19 @@ from .const import (
     ATTR_EVENT_ID,
     ATTR_EVENT_TYPE,
     ATTR_NAME,
+    ATTR_OUTCOME,
     ATTR_QOS,
+    ATTR_RESPONSE,
+    ATTR_RESPONSE_TIMEOUT,
     ATTR_THUMBNAIL_URL,
     ATTR_TOPIC,
     ATTR_TTL,
     CONF_CONFIG_ENTRY_ID,
     DOMAIN,
+    MAX_OPEN_WAITS,
+    MAX_RESPONSE_TIMEOUT,
     MAX_TTL,
+    MIN_RESPONSE_TIMEOUT,
     MIN_TTL,
     QOS_LEVELS,
     SERVICE_PUBLISH_CAMERA_EVENT,
@@ -70,6 +76,10 @@ _COMMON_FIELDS: dict[vol.Marker, Any] = {
     vol.Optional(ATTR_QOS): vol.All(whole_number, vol.In(QOS_LEVELS)),
     vol.Optional(ATTR_TTL): vol.All(whole_number, vol.Range(min=MIN_TTL, max=MAX_TTL)),
     vol.Optional(CONF_CONFIG_ENTRY_ID): cv.string,
+    vol.Optional(ATTR_RESPONSE_TIMEOUT): vol.All(
+        vol.Coerce(float),
+        vol.Range(min=MIN_RESPONSE_TIMEOUT, max=MAX_RESPONSE_TIMEOUT),
+    ),
 }
 PUBLISH_EVENT_SCHEMA = vol.Schema(
     {vol.Required(ATTR_EVENT_TYPE): cv.string, **_COMMON_FIELDS}
@@ -113,6 +123,32 @@ def async_get_target_entry(hass: HomeAssistant, call: ServiceCall) -> BridgeConf
 
 
 @callback
+def _async_check_room(entry: BridgeConfigEntry, call: ServiceCall) -> bool:
+    """Tell whether the call waits for a response; refuse it if none can wait."""
+    if ATTR_RESPONSE_TIMEOUT not in call.data:
+        return False
+    if entry.runtime_data.waits.open >= MAX_OPEN_WAITS:
+        raise _validation_error("too_many_waits", limit=str(MAX_OPEN_WAITS))
+    return True
+
+
+async def _async_answer(
+    entry: BridgeConfigEntry, call: ServiceCall, result: dict[str, Any]
+) -> ServiceResponse:
+    """Wait for the response to the event, if the call asked for it."""
+    if ATTR_RESPONSE_TIMEOUT not in call.data:
+        return result
+    answer = await entry.runtime_data.waits.async_wait(
+        result[ATTR_EVENT_ID], call.data[ATTR_RESPONSE_TIMEOUT]
+    )
+    return {
+        **result,
+        ATTR_RESPONSE: answer.response,
+        ATTR_OUTCOME: answer.outcome.value,
+    }
+
+
+@callback
 def _async_publish(
     hass: HomeAssistant,
     call: ServiceCall,
@@ -122,12 +158,13 @@ def _async_publish(
     topic_fn: Callable[[str, str], str],
     event_type: str,
     reserved_prefix: str | None = None,
-) -> ServiceResponse:
+) -> tuple[BridgeConfigEntry, dict[str, Any]]:
     if not is_valid_name(name):
         raise _validation_error(invalid_key, name=name)
     if reserved_prefix is not None and name.startswith(reserved_prefix):
         raise _validation_error("status_type_reserved", name=name)
     entry = async_get_target_entry(hass, call)
+    waits = _async_check_room(entry, call)
     settings = entry.runtime_data.settings
     topic = topic_fn(settings.topic_prefix, name)
     try:
@@ -141,14 +178,19 @@ def _async_publish(
         )
     except EnvelopeError as err:
         raise _validation_error(err.reason, **err.placeholders) from err
+    if waits:
+        # Opened before the event can reach the broker: a responder faster
+        # than this call is not missed.
+        entry.runtime_data.waits.async_open(event.event_id)
     entry.runtime_data.discovery.async_submit(event_type, event)
-    return {ATTR_EVENT_ID: event.event_id, ATTR_TOPIC: topic}
+    return entry, {ATTR_EVENT_ID: event.event_id, ATTR_TOPIC: topic}
 
 
 async def _async_publish_camera_event(
     hass: HomeAssistant, call: ServiceCall
 ) -> ServiceResponse:
     entry = async_get_target_entry(hass, call)
+    waits = _async_check_room(entry, call)
     settings = entry.runtime_data.settings
     try:
         fields = camera_fields(hass, call.data)
@@ -162,6 +204,10 @@ async def _async_publish_camera_event(
         )
     except EnvelopeError as err:
         raise _validation_error(err.reason, **err.placeholders) from err
+    if waits:
+        # Still in the call's first step: the event goes out after the
+        # snapshot or, at the soonest, on the loop's next turn.
+        entry.runtime_data.waits.async_open(event.event_id)
     thumbnail_url: str | None = fields.data[ATTR_THUMBNAIL_URL]
     if capture is not None and call.return_response:
         # The link is known once the snapshot is kept (bounded by the
@@ -173,21 +219,24 @@ async def _async_publish_camera_event(
             if capture.cancelled() or capture.exception() is not None
             else capture.result()
         )
-    return {
-        ATTR_EVENT_ID: event.event_id,
-        ATTR_TOPIC: topic,
-        ATTR_THUMBNAIL_URL: thumbnail_url,
-    }
+    return await _async_answer(
+        entry,
+        call,
+        {
+            ATTR_EVENT_ID: event.event_id,
+            ATTR_TOPIC: topic,
+            ATTR_THUMBNAIL_URL: thumbnail_url,
+        },
+    )
 
 
 @callback
 def async_setup_actions(hass: HomeAssistant) -> None:
     """Register the publish actions."""
 
-    @callback
-    def publish_event(call: ServiceCall) -> ServiceResponse:
+    async def publish_event(call: ServiceCall) -> ServiceResponse:
         event_type: str = call.data[ATTR_EVENT_TYPE]
-        return _async_publish(
+        entry, result = _async_publish(
             hass,
             call,
             name=event_type,
@@ -197,11 +246,11 @@ def async_setup_actions(hass: HomeAssistant) -> None:
             # Discovery maps status/... types to the status topics.
             reserved_prefix=STATUS_TYPE_PREFIX,
         )
+        return await _async_answer(entry, call, result)
 
-    @callback
-    def publish_status(call: ServiceCall) -> ServiceResponse:
+    async def publish_status(call: ServiceCall) -> ServiceResponse:
         name: str = call.data[ATTR_NAME]
-        return _async_publish(
+        entry, result = _async_publish(
             hass,
             call,
             name=name,
@@ -210,6 +259,7 @@ def async_setup_actions(hass: HomeAssistant) -> None:
             # Status notices share the envelope; their type names the topic branch.
             event_type=f"{STATUS_TYPE_PREFIX}{name}",
         )
+        return await _async_answer(entry, call, result)
 
     hass.services.async_register(
         DOMAIN,

@@ -59,6 +59,16 @@ ATTR_TOPIC: Final = "topic"
 ATTR_CAMERA_ID: Final = "camera_id"
 ATTR_CAMERA_NAME: Final = "camera_name"
 ATTR_THUMBNAIL_URL: Final = "thumbnail_url"
+ATTR_RESPONSE_TIMEOUT: Final = "response_timeout"
+ATTR_RESPONSE: Final = "response"
+ATTR_OUTCOME: Final = "outcome"
+# Seconds a call may wait for the response to its event, counted from its publish.
+MIN_RESPONSE_TIMEOUT: Final = 1
+MAX_RESPONSE_TIMEOUT: Final = 300
+# Calls of one bridge waiting for responses at once; a call beyond is refused
+# before anything is published. Each wait holds two futures and, once
+# answered, the response (at most MAX_RESPONSE_BYTES).
+MAX_OPEN_WAITS: Final = 1_000
 
 # Responses arrive from anyone on the broker: a bounded size (topic and
 # payload together) keeps a flood of large messages from costing memory, and

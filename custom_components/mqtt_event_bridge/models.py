@@ -23,6 +23,7 @@ from .const import (
 from .discovery import DiscoveryPublisher
 from .publisher import EventPublisher
 from .responses import ResponseListener
+from .waits import ResponseWaits
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -65,6 +66,7 @@ class BridgeRuntimeData:
     responses: ResponseListener
     discovery: DiscoveryPublisher
     cameras: CameraEvents
+    waits: ResponseWaits
 
 
 type BridgeConfigEntry = ConfigEntry[BridgeRuntimeData]

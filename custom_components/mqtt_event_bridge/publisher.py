@@ -44,6 +44,7 @@ from .const import (
 from .envelope import OutgoingEvent
 from .storage import async_load_store
 from .topics import topic_error
+from .waits import Outcome, ResponseWaits
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -197,10 +198,20 @@ class EventPublisher:
     """One entry's outbox and its way to the broker."""
 
     def __init__(
-        self, hass: HomeAssistant, entry: ConfigEntry, *, outbox_size: int
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        *,
+        outbox_size: int,
+        waits: ResponseWaits,
     ) -> None:
-        """Prepare; `async_start` restores saved events and starts sending."""
+        """Prepare; `async_start` restores saved events and starts sending.
+
+        `waits` learns when an event reaches the broker or is lost, for the
+        callers waiting for its response.
+        """
         self._hass = hass
+        self._waits = waits
         self._entry = entry
         self._outbox_size = outbox_size
         self._outbox: deque[_Waiting] = deque()
@@ -315,8 +326,11 @@ class EventPublisher:
             or self._outbox_bytes + size > MAX_OUTBOX_BYTES
         ):
             # The newest events matter most: the oldest waiting one gives way.
-            self._outbox_bytes -= len(self._outbox.popleft().event.payload)
+            dropped = self._outbox.popleft().event
+            self._outbox_bytes -= len(dropped.payload)
             self.counters.overflowed += 1
+            if self._waits.open:
+                self._waits.async_end(dropped.event_id, Outcome.DROPPED)
         self._outbox.append(_Waiting(event, accepted_at))
         self._outbox_bytes += size
         self._async_dispatch()
@@ -362,6 +376,8 @@ class EventPublisher:
             self._outbox_bytes -= len(waiting.event.payload)
             if waiting.event.expires_at <= now:
                 self.counters.expired += 1
+                if self._waits.open:
+                    self._waits.async_end(waiting.event.event_id, Outcome.EXPIRED)
                 continue
             self._in_flight += 1
             self._entry.async_create_task(
@@ -385,6 +401,8 @@ class EventPublisher:
         except HomeAssistantError as err:
             if _client_kept_it(err, event.qos):
                 self.counters.published += 1
+                if self._waits.open:
+                    self._waits.async_sent(event.event_id)
             else:
                 self._async_failed(event, err)
         # Whatever else the client raises, the event ends counted.
@@ -392,6 +410,8 @@ class EventPublisher:
             self._async_failed(event, err)
         else:
             self.counters.published += 1
+            if self._waits.open:
+                self._waits.async_sent(event.event_id)
             if self._failing:
                 self._failing = False
                 _LOGGER.info("Publishing to the broker works again")
@@ -405,6 +425,8 @@ class EventPublisher:
     @callback
     def _async_failed(self, event: OutgoingEvent, err: Exception) -> None:
         self.counters.failed += 1
+        if self._waits.open:
+            self._waits.async_end(event.event_id, Outcome.DROPPED)
         # One warning per outage, not one per event.
         if not self._failing:
             self._failing = True
@@ -419,6 +441,10 @@ class EventPublisher:
             return
         now = dt_util.utcnow()
         kept = deque(w for w in self._outbox if w.event.expires_at > now)
+        if self._waits.open and len(kept) < len(self._outbox):
+            for waiting in self._outbox:
+                if waiting.event.expires_at <= now:
+                    self._waits.async_end(waiting.event.event_id, Outcome.EXPIRED)
         if expired := len(self._outbox) - len(kept):
             self.counters.expired += expired
             self._outbox = kept

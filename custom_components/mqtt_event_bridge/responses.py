@@ -35,6 +35,7 @@ from .const import (
 from .publisher import EventPublisher
 from .ratelimit import LogLimiter, TokenBucket
 from .topics import responses_filter
+from .waits import ResponseWaits
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -233,9 +234,11 @@ class ResponseListener:
         qos: int,
         default_ttl: int,
         publisher: EventPublisher,
+        waits: ResponseWaits,
     ) -> None:
         """Prepare; nothing is subscribed before `async_start`."""
         self._hass = hass
+        self._waits = waits
         self._topic = responses_filter(prefix)
         self._qos = qos
         self._default_ttl = default_ttl
@@ -348,10 +351,11 @@ class ResponseListener:
         self.last = response
         self.recent.append(response)
         event_id = response.payload.get("event_id")
-        if event_id is not None and (
-            accepted := self._publisher.async_accepted_at(event_id)
-        ):
-            self.last_round_trip_ms = (time.monotonic() - accepted) * 1000
+        if event_id is not None:
+            if accepted := self._publisher.async_accepted_at(event_id):
+                self.last_round_trip_ms = (time.monotonic() - accepted) * 1000
+            # Before the entity's rate limit: every answer reaches its caller.
+            self._waits.async_answer(event_id, response.payload)
         if not self._response_listeners:
             return
         if not self._events.take():
