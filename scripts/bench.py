@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 # Imported after the repository is on the path, like HA imports it.
 from homeassistant import loader
 from homeassistant.components import mqtt
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -359,6 +359,129 @@ async def measure_interleaved(
     ]
 
 
+class Responder:
+    """An independent paho client answering each question as soon as it arrives."""
+
+    def __init__(self, port: int, prefix: str, qos: int) -> None:
+        """Answer events on `<prefix>/events/ask` on `<prefix>/responses/...`."""
+        self._port = port
+        self._questions = f"{prefix}/events/ask"
+        self._answers = f"{prefix}/responses/bench/responder"
+        self._qos = qos
+        self.client = Client(CallbackAPIVersion.VERSION2, client_id=f"bench-ask-{qos}")
+
+    def start(self) -> None:
+        """Subscribe; return once the broker acknowledged it."""
+        ready = threading.Event()
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *_: ready.set()
+        self.client.on_connect = lambda c, *_: c.subscribe(self._questions, self._qos)
+        self.client.connect(HOST, self._port)
+        self.client.loop_start()
+        if not ready.wait(10):
+            msg = "responder did not subscribe"
+            raise RuntimeError(msg)
+
+    def stop(self) -> None:
+        """Disconnect."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_message(self, client: Client, _userdata: object, msg: MQTTMessage) -> None:
+        event = json.loads(msg.payload)
+        answer = {
+            "automation_id": "responder",
+            "status": "success",
+            "event_id": event["event_id"],
+            # The bench's subscriber sees answers too: they carry a run of their own.
+            "run": f"answers-{event['run']}",
+            "seq": event["seq"],
+        }
+        client.publish(self._answers, json.dumps(answer), qos=self._qos)
+
+
+async def measure_ask(
+    hass: HomeAssistant, entry_id: str, prefix: str, qos: int, n: int, port: int
+) -> dict[str, Any]:
+    """Ask and wait: the bridge's response_timeout against the round trip by hand.
+
+    By hand is HA's own MQTT tools doing what the bridge does for the caller:
+    publish the event, listen on the response topics, match the event id. The
+    two take turns, each question starting on an idle loop.
+    """
+    responder = Responder(port, prefix, qos)
+    responder.start()
+    loop = asyncio.get_running_loop()
+    pending: dict[str, asyncio.Future[None]] = {}
+
+    @callback
+    def on_response(msg: mqtt.ReceiveMessage) -> None:
+        event_id = json.loads(msg.payload).get("event_id")
+        if (answered := pending.pop(event_id, None)) is not None:
+            answered.set_result(None)
+
+    responses = f"{prefix}/responses/#"
+    stop = await mqtt.async_subscribe(hass, responses, on_response, qos)
+    await _async_wait_subscribed(hass, responses, qos)
+    run = f"ask-{qos}"
+
+    async def bridge(seq: int) -> None:
+        result = await hass.services.async_call(
+            DOMAIN,
+            "publish_event",
+            {
+                "event_type": "ask",
+                "data": {"run": run, "seq": seq},
+                "qos": qos,
+                "response_timeout": WAIT,
+                "config_entry_id": entry_id,
+            },
+            blocking=True,
+            return_response=True,
+        )
+        assert result is not None
+        assert result["outcome"] == "answered", result
+
+    async def by_hand(seq: int) -> None:
+        event = build_event(
+            topic=f"{prefix}/events/ask",
+            event_type="ask",
+            data={"run": f"{run}-hand", "seq": seq},
+            qos=qos,
+            ttl=60,
+            now=dt_util.utcnow(),
+        )
+        answered = pending[event.event_id] = loop.create_future()
+        await mqtt.async_publish(hass, event.topic, event.payload, qos, retain=False)
+        async with asyncio.timeout(WAIT):
+            await answered
+
+    times: dict[str, list[float]] = {"bridge": [], "by hand": []}
+    try:
+        # Warm-up: the new type's discovery, first subscriptions, caches.
+        for seq in range(10):
+            await bridge(-1 - seq)
+            await by_hand(-1 - seq)
+        for seq in range(n):
+            order = [("bridge", bridge), ("by hand", by_hand)]
+            for name, ask in order if seq % 2 == 0 else order[::-1]:
+                before = time.perf_counter()
+                await ask(seq)
+                times[name].append(time.perf_counter() - before)
+                await asyncio.sleep(SETTLE)
+    finally:
+        stop()
+        responder.stop()
+    bridge_ms, hand_ms = summary(times["bridge"]), summary(times["by hand"])
+    return {
+        "qos": qos,
+        "n": n,
+        "bridge_ms": bridge_ms,
+        "by_hand_ms": hand_ms,
+        "added_p50_ms": bridge_ms["p50"] - hand_ms["p50"],
+    }
+
+
 async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     """Do every measurement, for each broker setting asked for; return the figures."""
     process = psutil.Process(os.getpid())
@@ -368,6 +491,7 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "n": args.n,
         "discovery": args.discovery == "on",
         "runs": [],
+        "ask": [],
     }
     settings = ["default", "nodelay"] if args.broker == "both" else [args.broker]
     for index, setting in enumerate(settings):
@@ -384,6 +508,7 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                         hass, broker, args, process, setting, extras=index == 0
                     )
                     results["runs"] += found.pop("runs")
+                    results["ask"] += found.pop("ask")
                     results |= found
                     await hass.async_stop(force=True)
             finally:
@@ -403,8 +528,10 @@ async def _async_wait_subscribed(hass: HomeAssistant, topic: str, qos: int) -> N
                 stop()
             return
         client = hass.data[mqtt.DATA_MQTT].client
+        # A filter with wildcards is not among the simple subscriptions.
+        simple = "+" not in topic and "#" not in topic
         while (
-            topic not in client._simple_subscriptions  # noqa: SLF001
+            (simple and topic not in client._simple_subscriptions)  # noqa: SLF001
             or client._pending_subscriptions  # noqa: SLF001
             or client._pending_operations  # noqa: SLF001
         ):
@@ -436,7 +563,7 @@ async def _bench_in_hass(
 
     sub = Subscriber(broker.port, asyncio.get_running_loop())
     sub.start()
-    out: dict[str, Any] = {"runs": []}
+    out: dict[str, Any] = {"runs": [], "ask": []}
     rss_start = process.memory_info().rss
     try:
         for qos in args.qos:
@@ -557,6 +684,12 @@ async def _bench_in_hass(
                 out["runs"].append(result)
                 print_row(result)
             await asyncio.gather(*pending)
+            ask = await measure_ask(
+                hass, entry.entry_id, f"{PREFIX}/q{qos}", qos, args.n // 5, broker.port
+            )
+            ask["broker"] = setting
+            out["ask"].append(ask)
+            print_ask(ask)
             await hass.async_block_till_done()
         if extras:
             gc.collect()
@@ -718,6 +851,17 @@ def print_row(r: dict[str, Any]) -> None:
         f"e2e p50 {e['p50']:7.3f} p95 {e['p95']:7.3f} p99 {e['p99']:7.3f} "
         f"max {e['max']:7.2f} ms | {rate}"
         f"lost {r['n'] - r['received']} dup {r['duplicates']}",
+        flush=True,
+    )
+
+
+def print_ask(r: dict[str, Any]) -> None:
+    """One line of the ask-and-wait figures."""
+    b, h = r["bridge_ms"], r["by_hand_ms"]
+    print(
+        f"{r['broker']:<7} qos {r['qos']} ask and wait, {r['n']} questions: bridge"
+        f" p50 {b['p50']:.3f} p99 {b['p99']:.3f} ms | by hand p50 {h['p50']:.3f}"
+        f" p99 {h['p99']:.3f} ms | the bridge adds {r['added_p50_ms']:.3f} ms at p50",
         flush=True,
     )
 
