@@ -3,11 +3,13 @@
 from collections.abc import AsyncGenerator, Mapping
 from enum import Enum
 import json
+from pathlib import Path
 from typing import Any
 from unittest.mock import MagicMock
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.util.yaml import parse_yaml
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import (
@@ -172,3 +174,12 @@ async def call_action(
     )
     assert response is not None
     return dict(response)
+
+
+def readme_example(name: str) -> dict[str, Any]:
+    """The YAML block that follows `<!-- example: name -->` in the README."""
+    text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    block = text.split(f"<!-- example: {name} -->\n```yaml\n", 1)[1].split("```", 1)
+    loaded = parse_yaml(block[0])
+    assert isinstance(loaded, dict)
+    return loaded

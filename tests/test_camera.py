@@ -6,7 +6,6 @@ from datetime import timedelta
 from http import HTTPStatus
 import json
 import logging
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,7 +14,6 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.setup import async_setup_component
-from homeassistant.util.yaml import parse_yaml
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -32,7 +30,7 @@ from custom_components.mqtt_event_bridge.const import (
     DOMAIN,
 )
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
-from tests.conftest import call_action, event_calls, published
+from tests.conftest import call_action, event_calls, published, readme_example
 from tests.fake_camera import BLOCK, HANG, FakeCamera, async_setup_cameras
 
 type ClientFactory = Callable[[], Awaitable[TestClient[Any, Any]]]
@@ -563,20 +561,11 @@ async def test_bad_values_are_refused(
     assert cameras["front_door"].snapshots == 0
 
 
-def _readme_example(name: str) -> dict[str, Any]:
-    """The YAML block that follows `<!-- example: name -->` in the README."""
-    text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    block = text.split(f"<!-- example: {name} -->\n```yaml\n", 1)[1].split("```", 1)
-    loaded = parse_yaml(block[0])
-    assert isinstance(loaded, dict)
-    return loaded
-
-
 @pytest.mark.usefixtures("init_integration")
 async def test_readme_camera_notification(hass: HomeAssistant) -> None:
     """The README's automation sends the description and the picture to a phone."""
     calls = async_mock_service(hass, "notify", "mobile_app_my_phone")
-    automation = _readme_example("camera-notification")
+    automation = readme_example("camera-notification")
     assert await async_setup_component(hass, "automation", {"automation": automation})
 
     def event(confidence: int, thumbnail_url: str | None) -> str:

@@ -4,7 +4,6 @@ import asyncio
 from collections.abc import Awaitable
 from datetime import timedelta
 import json
-from pathlib import Path
 import time
 from typing import Any
 
@@ -15,7 +14,6 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
-from homeassistant.util.yaml import parse_yaml
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -29,7 +27,7 @@ import voluptuous as vol
 from custom_components.mqtt_event_bridge import actions
 from custom_components.mqtt_event_bridge.const import CONF_OUTBOX_SIZE
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
-from tests.conftest import call_action, make_entry, published
+from tests.conftest import call_action, make_entry, published, readme_example
 
 RESPONSES = "ha-ai/responses/automation/ask"
 
@@ -348,15 +346,6 @@ async def test_status_and_camera_events_wait_too(
     assert camera_result["thumbnail_url"] is None
 
 
-def _readme_example(name: str) -> dict[str, Any]:
-    """The YAML block that follows `<!-- example: name -->` in the README."""
-    text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    block = text.split(f"<!-- example: {name} -->\n```yaml\n", 1)[1].split("```", 1)
-    loaded = parse_yaml(block[0])
-    assert isinstance(loaded, dict)
-    return loaded
-
-
 @pytest.mark.parametrize(
     ("decision", "lights", "message"),
     [("on", 1, None), ("off", 0, "Porch light left alone (answered).")],
@@ -378,7 +367,7 @@ async def test_readme_ask_and_wait(
             _answer(hass, json.loads(payload)["event_id"], decision=decision)
 
     mqtt_mock.async_publish.side_effect = ai_service
-    automation = _readme_example("ask-and-wait")
+    automation = readme_example("ask-and-wait")
     assert await async_setup_component(hass, "automation", {"automation": automation})
     hass.states.async_set("binary_sensor.porch_motion", "on")
     await hass.async_block_till_done()
