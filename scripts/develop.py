@@ -256,7 +256,7 @@ async def bring_up(ha: subprocess.Popen[bytes]) -> None:
 
 
 class Stopped(Exception):  # noqa: N818
-    """SIGTERM or SIGHUP arrived: stop like Ctrl-C does."""
+    """SIGINT, SIGTERM or SIGHUP arrived: stop the children."""
 
 
 def _raise_stopped(signum: int, _frame: FrameType | None) -> None:
@@ -277,8 +277,9 @@ def stopping_children() -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
     stopped.
     """
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
-    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS[1:]}
-    for sig in STOP_SIGNALS[1:]:
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    # SIGINT too: started in the background of a script, it arrives ignored.
+    for sig in STOP_SIGNALS:
         signal.signal(sig, _raise_stopped)
     try:
         yield children
@@ -289,7 +290,6 @@ def stopping_children() -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
             signal.signal(sig, signal.SIG_IGN)
         for name, process in reversed(children):
             stop(process, name)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 

@@ -112,15 +112,19 @@ def leftovers() -> Iterator[list[int]]:
 
 @pytest.mark.parametrize("phase", ["bringing-up", "ready"])
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
 def test_develop_stops_everything_on_each_signal(
-    leftovers: list[int], phase: str, stop: signal.Signals
+    leftovers: list[int], phase: str, stop: signal.Signals, sigint: str
 ) -> None:
-    """SIGINT (Ctrl-C), SIGTERM and SIGHUP (terminal closed) stop both children."""
-    script = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, str(SCRIPTS), phase],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    """SIGINT (Ctrl-C), SIGTERM and SIGHUP (terminal closed) stop both children.
+
+    Also when develop starts with SIGINT ignored, as a script's background
+    job does: a deliberate `kill -INT` must still stop it.
+    """
+    driver = [sys.executable, "-c", DRIVER, str(SCRIPTS), phase]
+    if sigint == "ignored":
+        driver = ["bash", "-c", 'trap "" INT; exec "$@"', "bash", *driver]
+    script = subprocess.Popen(driver, stdout=subprocess.PIPE, text=True)
     try:
         assert script.stdout is not None
         line = script.stdout.readline()
