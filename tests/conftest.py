@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import MagicMock
 
+from homeassistant.components.mqtt import MQTT_CONNECTION_STATE
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util.yaml import parse_yaml
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -183,3 +185,18 @@ def readme_example(name: str) -> dict[str, Any]:
     loaded = parse_yaml(block[0])
     assert isinstance(loaded, dict)
     return loaded
+
+
+def set_connected(hass: HomeAssistant, mqtt_mock: MqttMockHAClient, up: bool) -> None:
+    """Tell the bridge HA's mocked MQTT client (dis)connected, as HA does."""
+    mqtt_mock.connected = up
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, up)
+
+
+async def setup_bridge(hass: HomeAssistant, **options: Any) -> MockConfigEntry:
+    """Set up the default bridge entry with these options."""
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, options=options)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    return entry

@@ -10,12 +10,10 @@ from typing import Any
 from unittest.mock import DEFAULT
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components.mqtt import MQTT_CONNECTION_STATE
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -35,7 +33,14 @@ from custom_components.mqtt_event_bridge.publisher import (
     EXPIRY_SUPPORTED,
     EventPublisher,
 )
-from tests.conftest import call_action, event_calls, make_entry, published
+from tests.conftest import (
+    call_action,
+    event_calls,
+    make_entry,
+    published,
+    set_connected,
+    setup_bridge,
+)
 
 STORE_KEY = "mqtt_event_bridge.{}.outbox"
 
@@ -52,24 +57,19 @@ async def _publish(hass: HomeAssistant, n: int, **data: Any) -> str:
     return str(response["event_id"])
 
 
-def _set_connected(hass: HomeAssistant, mqtt_mock: MqttMockHAClient, up: bool) -> None:
-    mqtt_mock.connected = up
-    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, up)
-
-
 async def test_disconnected_events_wait_and_flush_in_order(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
 ) -> None:
     """Nothing is handed to the client while disconnected; all of it after."""
     publisher = _publisher(init_integration)
-    _set_connected(hass, mqtt_mock, False)
+    set_connected(hass, mqtt_mock, False)
     await hass.async_block_till_done()
     ids = [await _publish(hass, n) for n in range(5)]
     await hass.async_block_till_done()
     assert event_calls(mqtt_mock) == []
     assert (publisher.connected, publisher.outbox_size) == (False, 5)
 
-    _set_connected(hass, mqtt_mock, True)
+    set_connected(hass, mqtt_mock, True)
     await hass.async_block_till_done()
     assert [payload["event_id"] for _, payload, _, _ in published(mqtt_mock)] == ids
     assert publisher.outbox_size == 0
@@ -80,7 +80,7 @@ async def test_waiting_events_hold_only_their_payload(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
 ) -> None:
     """An outbox of 10,000 must not cost the encoder's 1 KiB buffer per event."""
-    _set_connected(hass, mqtt_mock, False)
+    set_connected(hass, mqtt_mock, False)
     await hass.async_block_till_done()
     await _publish(hass, -1)
     gc.collect()
@@ -113,13 +113,10 @@ async def test_full_outbox_drops_the_oldest(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient
 ) -> None:
     """An outbox of 3 and 5 events: 2 overflowed, the 3 newest delivered."""
-    entry = make_entry()
-    entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(entry, options={CONF_OUTBOX_SIZE: 3})
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    _set_connected(hass, mqtt_mock, False)
+    entry = await setup_bridge(hass, **{CONF_OUTBOX_SIZE: 3})
+    set_connected(hass, mqtt_mock, False)
     ids = [await _publish(hass, n) for n in range(5)]
-    _set_connected(hass, mqtt_mock, True)
+    set_connected(hass, mqtt_mock, True)
     await hass.async_block_till_done()
 
     assert [payload["event_id"] for _, payload, _, _ in published(mqtt_mock)] == ids[2:]
@@ -135,7 +132,7 @@ async def test_events_expire_while_waiting(
 ) -> None:
     """An event whose TTL passes in the outbox is counted expired, never sent."""
     publisher = _publisher(init_integration)
-    _set_connected(hass, mqtt_mock, False)
+    set_connected(hass, mqtt_mock, False)
     await _publish(hass, 0, ttl=1)
     keep = await _publish(hass, 1, ttl=60)
     freezer.tick(timedelta(seconds=2))
@@ -143,7 +140,7 @@ async def test_events_expire_while_waiting(
     await hass.async_block_till_done()
     assert (publisher.outbox_size, publisher.counters.expired) == (1, 1)
 
-    _set_connected(hass, mqtt_mock, True)
+    set_connected(hass, mqtt_mock, True)
     await hass.async_block_till_done()
     assert [payload["event_id"] for _, payload, _, _ in published(mqtt_mock)] == [keep]
 
@@ -156,11 +153,11 @@ async def test_expired_at_dispatch_is_not_sent(
 ) -> None:
     """Expiry is checked again when the broker comes back, before sending."""
     publisher = _publisher(init_integration)
-    _set_connected(hass, mqtt_mock, False)
+    set_connected(hass, mqtt_mock, False)
     await _publish(hass, 0, ttl=1)
     # Time passes without the once-a-second check having run yet.
     freezer.tick(timedelta(seconds=2))
-    _set_connected(hass, mqtt_mock, True)
+    set_connected(hass, mqtt_mock, True)
     await hass.async_block_till_done()
     assert event_calls(mqtt_mock) == []
     assert publisher.counters.expired == 1
@@ -225,7 +222,7 @@ async def test_outbox_is_saved_and_restored(
     entry = make_entry()
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
-    _set_connected(hass, mqtt_mock, False)
+    set_connected(hass, mqtt_mock, False)
     ids = [await _publish(hass, n) for n in range(3)]
     # The saved copy follows the outbox within a couple of seconds.
     freezer.tick(timedelta(seconds=3))
@@ -235,7 +232,7 @@ async def test_outbox_is_saved_and_restored(
     assert [event["event_id"] for event in saved] == ids
 
     assert await hass.config_entries.async_unload(entry.entry_id)
-    _set_connected(hass, mqtt_mock, True)
+    set_connected(hass, mqtt_mock, True)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert [payload["event_id"] for _, payload, _, _ in published(mqtt_mock)] == ids
@@ -299,7 +296,7 @@ async def test_events_waiting_at_shutdown_are_saved(
     hass_storage: dict[str, Any],
 ) -> None:
     """HA's final write on shutdown saves events accepted a moment before."""
-    _set_connected(hass, mqtt_mock, False)
+    set_connected(hass, mqtt_mock, False)
     ids = [await _publish(hass, n) for n in range(3)]
     hass.bus.async_fire(EVENT_HOMEASSISTANT_FINAL_WRITE)
     await hass.async_block_till_done()
@@ -331,10 +328,10 @@ async def test_broker_expiry_on_mqtt5(
     # client's protocol, which the bridge reads.
     mqtt_mock.is_mqttv5 = mqtt_mock._mock_wraps.is_mqttv5
     assert mqtt_mock.is_mqttv5 is mqtt5
-    _set_connected(hass, mqtt_mock, False)
+    set_connected(hass, mqtt_mock, False)
     await _publish(hass, 0, ttl=30)
     freezer.tick(timedelta(seconds=10.5))
-    _set_connected(hass, mqtt_mock, True)
+    set_connected(hass, mqtt_mock, True)
     await hass.async_block_till_done()
 
     [call] = event_calls(mqtt_mock)
@@ -367,10 +364,10 @@ async def test_broker_expiry_is_at_least_one_second(
         "custom_components.mqtt_event_bridge.publisher._publish", record
     )
     monkeypatch.setattr(mqtt_mock, "is_mqttv5", True)
-    _set_connected(hass, mqtt_mock, False)
+    set_connected(hass, mqtt_mock, False)
     await _publish(hass, 0, ttl=2)
     freezer.tick(timedelta(seconds=1.7))
-    _set_connected(hass, mqtt_mock, True)
+    set_connected(hass, mqtt_mock, True)
     await hass.async_block_till_done()
     assert calls == [{"retain": False, "message_expiry_interval": 1}]
 
@@ -405,12 +402,9 @@ async def test_saving_while_events_arrive(
     What it writes is a snapshot taken in the loop: walking the outbox from the
     thread failed with "deque mutated during iteration" during steady traffic.
     """
-    entry = make_entry()
-    entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(entry, options={CONF_OUTBOX_SIZE: 100_000})
-    assert await hass.config_entries.async_setup(entry.entry_id)
+    entry = await setup_bridge(hass, **{CONF_OUTBOX_SIZE: 100_000})
     publisher = _publisher(entry)
-    _set_connected(hass, mqtt_mock, False)
+    set_connected(hass, mqtt_mock, False)
     await hass.async_block_till_done()
     submitted: list[str] = []
 
@@ -442,7 +436,7 @@ async def test_outbox_is_bounded_in_bytes(
 ) -> None:
     """1,000 events of 60 KB hold at most MAX_OUTBOX_BYTES; the oldest give way."""
     publisher = _publisher(init_integration)
-    _set_connected(hass, mqtt_mock, False)
+    set_connected(hass, mqtt_mock, False)
     await hass.async_block_till_done()
     events = [_event(n, size=60_000) for n in range(1_000)]
     for event in events:
@@ -472,7 +466,7 @@ async def test_restored_outbox_obeys_a_smaller_size(
         "key": STORE_KEY.format(entry.entry_id),
         "data": [_saved(f"e{n}") for n in range(10)],
     }
-    _set_connected(hass, mqtt_mock, False)
+    set_connected(hass, mqtt_mock, False)
     assert await hass.config_entries.async_setup(entry.entry_id)
     publisher = _publisher(entry)
     assert publisher.outbox_size == 3

@@ -8,10 +8,8 @@ import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components.mqtt import MQTT_CONNECTION_STATE
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
@@ -27,7 +25,13 @@ import voluptuous as vol
 from custom_components.mqtt_event_bridge import actions
 from custom_components.mqtt_event_bridge.const import CONF_OUTBOX_SIZE
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
-from tests.conftest import call_action, make_entry, published, readme_example
+from tests.conftest import (
+    call_action,
+    published,
+    readme_example,
+    set_connected,
+    setup_bridge,
+)
 
 RESPONSES = "ha-ai/responses/automation/ask"
 
@@ -57,11 +61,6 @@ async def _sent_ids(mqtt_mock: MqttMockHAClient, count: int) -> list[str]:
         await asyncio.sleep(0.01)
     msg = f"{len(published(mqtt_mock))} events sent, expected {count}"
     raise AssertionError(msg)
-
-
-def _set_connected(hass: HomeAssistant, mqtt_mock: MqttMockHAClient, up: bool) -> None:
-    mqtt_mock.connected = up
-    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, up)
 
 
 def _open_waits(entry: MockConfigEntry) -> int:
@@ -238,13 +237,13 @@ async def test_the_wait_covers_the_time_in_the_outbox(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
 ) -> None:
     """While the broker is down the timeout does not run; it starts at the publish."""
-    _set_connected(hass, mqtt_mock, False)
+    set_connected(hass, mqtt_mock, False)
     task = _ask(hass, response_timeout=1)
     await asyncio.sleep(1.5)
     assert not task.done()
     assert published(mqtt_mock) == []
 
-    _set_connected(hass, mqtt_mock, True)
+    set_connected(hass, mqtt_mock, True)
     [event_id] = await _sent_ids(mqtt_mock, 1)
     payload = _answer(hass, event_id)
     assert (await task)["response"] == payload
@@ -257,7 +256,7 @@ async def test_expired_in_the_outbox(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """An event that expires while the broker is down ends its wait at once."""
-    _set_connected(hass, mqtt_mock, False)
+    set_connected(hass, mqtt_mock, False)
     task = _ask(hass, ttl=1, response_timeout=300)
     await asyncio.sleep(0)
     freezer.tick(timedelta(seconds=2))
@@ -273,11 +272,11 @@ async def test_expired_when_the_broker_comes_back(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """Expiry found at the send, before the periodic check, ends the wait too."""
-    _set_connected(hass, mqtt_mock, False)
+    set_connected(hass, mqtt_mock, False)
     task = _ask(hass, ttl=1)
     await asyncio.sleep(0)
     freezer.tick(timedelta(seconds=2))
-    _set_connected(hass, mqtt_mock, True)
+    set_connected(hass, mqtt_mock, True)
     assert (await task)["outcome"] == "expired"
 
 
@@ -285,11 +284,8 @@ async def test_dropped_from_a_full_outbox(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient
 ) -> None:
     """The oldest waiting event gives way: its caller hears dropped at once."""
-    entry = make_entry()
-    entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(entry, options={CONF_OUTBOX_SIZE: 1})
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    _set_connected(hass, mqtt_mock, False)
+    entry = await setup_bridge(hass, **{CONF_OUTBOX_SIZE: 1})
+    set_connected(hass, mqtt_mock, False)
     first = _ask(hass)
     await asyncio.sleep(0)
     second = _ask(hass)
