@@ -137,6 +137,31 @@ class Broker:
         return float(psutil.Process(self.process.pid).memory_info().rss / 2**20)
 
 
+def start_subscribed(
+    client: Client,
+    port: int,
+    topic: str,
+    qos: int,
+    on_message: Callable[[Client, object, MQTTMessage], None],
+) -> None:
+    """Connect a paho client, subscribe it; return once the broker acknowledged."""
+    ready = threading.Event()
+    client.on_message = on_message
+    client.on_subscribe = lambda *_: ready.set()
+    client.on_connect = lambda c, *_: c.subscribe(topic, qos)
+    client.connect(HOST, port)
+    client.loop_start()
+    if not ready.wait(10):
+        msg = f"no subscription to {topic} within 10 s"
+        raise RuntimeError(msg)
+
+
+def stop_client(client: Client) -> None:
+    """Disconnect a client started with start_subscribed."""
+    client.disconnect()
+    client.loop_stop()
+
+
 @dataclass
 class Subscriber:
     """An independent paho client recording when each sequence number arrives."""
@@ -150,22 +175,13 @@ class Subscriber:
 
     def start(self) -> None:
         """Subscribe to everything under the bench prefix at QoS 2."""
-        ready = threading.Event()
         self.client = Client(CallbackAPIVersion.VERSION2, client_id="bench-sub")
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *_: ready.set()
-        self.client.on_connect = lambda c, *_: c.subscribe(f"{PREFIX}/#", qos=2)
         self.client.reconnect_delay_set(1, 1)
-        self.client.connect(HOST, self.port)
-        self.client.loop_start()
-        if not ready.wait(10):
-            msg = "subscriber did not subscribe"
-            raise RuntimeError(msg)
+        start_subscribed(self.client, self.port, f"{PREFIX}/#", 2, self._on_message)
 
     def stop(self) -> None:
         """Disconnect."""
-        self.client.disconnect()
-        self.client.loop_stop()
+        stop_client(self.client)
 
     def _on_message(self, _client: Client, _userdata: object, msg: MQTTMessage) -> None:
         now = time.perf_counter()
@@ -372,20 +388,13 @@ class Responder:
 
     def start(self) -> None:
         """Subscribe; return once the broker acknowledged it."""
-        ready = threading.Event()
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *_: ready.set()
-        self.client.on_connect = lambda c, *_: c.subscribe(self._questions, self._qos)
-        self.client.connect(HOST, self._port)
-        self.client.loop_start()
-        if not ready.wait(10):
-            msg = "responder did not subscribe"
-            raise RuntimeError(msg)
+        start_subscribed(
+            self.client, self._port, self._questions, self._qos, self._on_message
+        )
 
     def stop(self) -> None:
         """Disconnect."""
-        self.client.disconnect()
-        self.client.loop_stop()
+        stop_client(self.client)
 
     def _on_message(self, client: Client, _userdata: object, msg: MQTTMessage) -> None:
         event = json.loads(msg.payload)
