@@ -329,8 +329,7 @@ class EventPublisher:
             dropped = self._outbox.popleft().event
             self._outbox_bytes -= len(dropped.payload)
             self.counters.overflowed += 1
-            if self._waits.open:
-                self._waits.async_end(dropped.event_id, Outcome.DROPPED)
+            self._waits.async_end(dropped.event_id, Outcome.DROPPED)
         self._outbox.append(_Waiting(event, accepted_at))
         self._outbox_bytes += size
         self._async_dispatch()
@@ -376,8 +375,7 @@ class EventPublisher:
             self._outbox_bytes -= len(waiting.event.payload)
             if waiting.event.expires_at <= now:
                 self.counters.expired += 1
-                if self._waits.open:
-                    self._waits.async_end(waiting.event.event_id, Outcome.EXPIRED)
+                self._waits.async_end(waiting.event.event_id, Outcome.EXPIRED)
                 continue
             self._in_flight += 1
             self._entry.async_create_task(
@@ -401,8 +399,7 @@ class EventPublisher:
         except HomeAssistantError as err:
             if _client_kept_it(err, event.qos):
                 self.counters.published += 1
-                if self._waits.open:
-                    self._waits.async_sent(event.event_id)
+                self._waits.async_sent(event.event_id)
             else:
                 self._async_failed(event, err)
         # Whatever else the client raises, the event ends counted.
@@ -410,8 +407,7 @@ class EventPublisher:
             self._async_failed(event, err)
         else:
             self.counters.published += 1
-            if self._waits.open:
-                self._waits.async_sent(event.event_id)
+            self._waits.async_sent(event.event_id)
             if self._failing:
                 self._failing = False
                 _LOGGER.info("Publishing to the broker works again")
@@ -425,8 +421,7 @@ class EventPublisher:
     @callback
     def _async_failed(self, event: OutgoingEvent, err: Exception) -> None:
         self.counters.failed += 1
-        if self._waits.open:
-            self._waits.async_end(event.event_id, Outcome.DROPPED)
+        self._waits.async_end(event.event_id, Outcome.DROPPED)
         # One warning per outage, not one per event.
         if not self._failing:
             self._failing = True
@@ -440,11 +435,12 @@ class EventPublisher:
         if not self._outbox:
             return
         now = dt_util.utcnow()
-        kept = deque(w for w in self._outbox if w.event.expires_at > now)
-        if self._waits.open and len(kept) < len(self._outbox):
-            for waiting in self._outbox:
-                if waiting.event.expires_at <= now:
-                    self._waits.async_end(waiting.event.event_id, Outcome.EXPIRED)
+        kept: deque[_Waiting] = deque()
+        for waiting in self._outbox:
+            if waiting.event.expires_at > now:
+                kept.append(waiting)
+            else:
+                self._waits.async_end(waiting.event.event_id, Outcome.EXPIRED)
         if expired := len(self._outbox) - len(kept):
             self.counters.expired += expired
             self._outbox = kept
