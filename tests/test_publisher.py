@@ -238,6 +238,52 @@ async def test_outbox_is_saved_and_restored(
     assert [payload["event_id"] for _, payload, _, _ in published(mqtt_mock)] == ids
 
 
+async def test_a_steady_stream_does_not_postpone_the_save(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Events arriving every 0.4 s while the broker is down are saved as they wait.
+
+    A save re-armed by every change would wait for the stream to stop, and a
+    crash meanwhile would lose every event queued since it began. One save
+    is scheduled at a time; it takes its snapshot when it runs, so it holds
+    the events that came after it was scheduled, and a change after that
+    schedules the next one. An outbox that drains is saved empty.
+    """
+    entry = await setup_bridge(hass)
+    publisher = _publisher(entry)
+    key = STORE_KEY.format(entry.entry_id)
+    set_connected(hass, mqtt_mock, False)
+    await hass.async_block_till_done()
+
+    async def wait(seconds: float) -> None:
+        freezer.tick(timedelta(seconds=seconds))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+
+    await wait(2)
+    hass_storage.pop(key, None)
+    ids: list[str] = []
+    for n in range(10):
+        ids.append(await _publish(hass, n))
+        await wait(0.4)
+        if n >= 3:
+            # At most a delay and a turn of the stream behind.
+            saved = [event["event_id"] for event in hass_storage[key]["data"]]
+            assert saved == ids[: len(saved)]
+            assert len(saved) >= n - 3
+    await wait(2)
+    assert [event["event_id"] for event in hass_storage[key]["data"]] == ids
+
+    set_connected(hass, mqtt_mock, True)
+    await hass.async_block_till_done()
+    assert publisher.outbox_size == 0
+    await wait(2)
+    assert hass_storage[key]["data"] == []
+
+
 async def test_restart_restores_valid_and_counts_expired(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, hass_storage: dict[str, Any]
 ) -> None:

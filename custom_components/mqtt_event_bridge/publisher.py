@@ -221,8 +221,10 @@ class EventPublisher:
         self._connected = False
         self._running = False
         self._failing = False
-        # Whether the last save scheduled holds waiting events.
+        # Whether the last snapshot saved held waiting events, and whether a
+        # delayed save is scheduled and has not taken its snapshot yet.
         self._saved_waiting = True
+        self._save_pending = False
         self._store = outbox_store(hass, entry.entry_id)
         self._listeners: list[CALLBACK_TYPE] = []
         self._notify = Debouncer(
@@ -449,13 +451,14 @@ class EventPublisher:
 
     @callback
     def _async_changed(self) -> None:
-        # A change to a non-empty outbox re-arms one delayed save, and HA's
-        # final write on shutdown performs a pending one: a stop of HA loses
-        # nothing waiting. While the outbox stays empty (connected, keeping
-        # up), there is nothing new to save.
-        if self._outbox or self._saved_waiting:
+        # A change to a non-empty outbox schedules one delayed save, unless
+        # one is already scheduled: it takes its snapshot when it runs, so it
+        # holds this change too. HA's final write on shutdown performs a
+        # pending one: a stop of HA loses nothing waiting. While the outbox
+        # stays empty (connected, keeping up), there is nothing new to save.
+        if not self._save_pending and (self._outbox or self._saved_waiting):
+            self._save_pending = True
             self._store.async_delay_save(self._stored_outbox, PUBLISHER_UPDATE_INTERVAL)
-            self._saved_waiting = bool(self._outbox)
         self._notify.async_schedule_call()
 
     @callback
@@ -470,8 +473,13 @@ class EventPublisher:
         walking it from the worker thread while events arrive would fail.
         """
         if threading.get_ident() == self._hass.loop_thread_id:
-            return _to_stored(tuple(self._outbox))
-        waiting = run_callback_threadsafe(
-            self._hass.loop, lambda: tuple(self._outbox)
-        ).result()
+            return _to_stored(self._async_snapshot())
+        waiting = run_callback_threadsafe(self._hass.loop, self._async_snapshot).result()
         return _to_stored(waiting)
+
+    @callback
+    def _async_snapshot(self) -> tuple[_Waiting, ...]:
+        """Take what the pending save writes; later changes schedule another."""
+        self._save_pending = False
+        self._saved_waiting = bool(self._outbox)
+        return tuple(self._outbox)
