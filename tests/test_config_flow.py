@@ -14,6 +14,10 @@ from custom_components.mqtt_event_bridge.const import (
     CONF_BASE_URL,
     CONF_DISCOVERY,
     CONF_EVENT_TYPES,
+    CONF_FORWARD_DISCOVERY,
+    CONF_FORWARD_ENTITIES,
+    CONF_FORWARD_EVENT_TYPES,
+    CONF_FORWARD_RATE,
     CONF_OUTBOX_SIZE,
     CONF_QOS,
     CONF_THUMBNAIL_LIFETIME,
@@ -181,6 +185,10 @@ VALID_OPTIONS: dict[str, Any] = {
     CONF_EVENT_TYPES: [" pattern/alert ", "", "pattern/alert", "status/x"],
     CONF_BASE_URL: " https://ha.example.org:8443/ ",
     CONF_THUMBNAIL_LIFETIME: 600.0,
+    CONF_FORWARD_EVENT_TYPES: [" state_changed ", "ios.action_fired", "state_changed"],
+    CONF_FORWARD_ENTITIES: ["light", "sensor.*_temperature", " switch.pump ", ""],
+    CONF_FORWARD_RATE: 20.0,
+    CONF_FORWARD_DISCOVERY: True,
 }
 
 
@@ -204,7 +212,21 @@ async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) ->
         CONF_EVENT_TYPES: ["suggestion/generated", "status/analysis_complete"],
         CONF_BASE_URL: None,
         CONF_THUMBNAIL_LIFETIME: 3600,
+        CONF_FORWARD_EVENT_TYPES: [],
+        CONF_FORWARD_ENTITIES: [],
+        CONF_FORWARD_RATE: 100,
+        CONF_FORWARD_DISCOVERY: False,
     }
+    # Suggested types: common ones and those something in HA listens to.
+    schema = result["data_schema"]
+    assert schema is not None
+    forward_field = next(
+        key for key in schema.schema if key == CONF_FORWARD_EVENT_TYPES
+    )
+    offered = schema.schema[forward_field].config["options"]
+    assert {"state_changed", "call_service", "automation_triggered"} <= set(offered)
+    assert "*" not in offered
+    assert offered == sorted(offered)
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
@@ -216,6 +238,10 @@ async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) ->
             CONF_EVENT_TYPES: ["ok/type", "Bad/+"],
             CONF_BASE_URL: "ftp://ha.example.org",
             CONF_THUMBNAIL_LIFETIME: 60.5,
+            CONF_FORWARD_EVENT_TYPES: ["state_changed", "a/b"],
+            CONF_FORWARD_ENTITIES: ["light", "Sensor.Bad"],
+            CONF_FORWARD_RATE: 1.5,
+            CONF_FORWARD_DISCOVERY: False,
         },
     )
     assert result["type"] is FlowResultType.FORM
@@ -225,17 +251,27 @@ async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) ->
         CONF_EVENT_TYPES: "invalid_event_types",
         CONF_BASE_URL: "invalid_base_url",
         CONF_THUMBNAIL_LIFETIME: "lifetime_invalid",
+        CONF_FORWARD_EVENT_TYPES: "invalid_forward_types",
+        CONF_FORWARD_ENTITIES: "invalid_forward_entities",
+        CONF_FORWARD_RATE: "forward_rate_invalid",
     }
 
     # Out of range: each field's own message.
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        VALID_OPTIONS | {CONF_TTL: 0, CONF_OUTBOX_SIZE: 0, CONF_THUMBNAIL_LIFETIME: 59},
+        VALID_OPTIONS
+        | {
+            CONF_TTL: 0,
+            CONF_OUTBOX_SIZE: 0,
+            CONF_THUMBNAIL_LIFETIME: 59,
+            CONF_FORWARD_RATE: 10_001,
+        },
     )
     assert result["errors"] == {
         CONF_TTL: "ttl_invalid",
         CONF_OUTBOX_SIZE: "outbox_invalid",
         CONF_THUMBNAIL_LIFETIME: "lifetime_invalid",
+        CONF_FORWARD_RATE: "forward_rate_invalid",
     }
 
     result = await hass.config_entries.options.async_configure(
@@ -251,6 +287,10 @@ async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) ->
         CONF_EVENT_TYPES: ["pattern/alert", "status/x"],
         CONF_BASE_URL: "https://ha.example.org:8443",
         CONF_THUMBNAIL_LIFETIME: 600,
+        CONF_FORWARD_EVENT_TYPES: ["state_changed", "ios.action_fired"],
+        CONF_FORWARD_ENTITIES: ["light", "sensor.*_temperature", "switch.pump"],
+        CONF_FORWARD_RATE: 20,
+        CONF_FORWARD_DISCOVERY: True,
     }
     assert entry.options == saved
 

@@ -12,6 +12,7 @@ from .camera_event import CameraEvents
 from .const import DOMAIN
 from .discovery import DiscoveryPublisher, async_clear_discovery
 from .entity import async_split_shared_device
+from .forwarding import EventForwarder, ForwardSettings, forward_type
 from .models import BridgeConfigEntry, BridgeRuntimeData, BridgeSettings
 from .nodelay import async_keep_nodelay
 from .publisher import EventPublisher, outbox_store
@@ -54,7 +55,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bo
         entry=entry,
         prefix=settings.topic_prefix,
         enabled=settings.discovery,
-        configured_types=list(settings.event_types),
+        configured_types=[
+            *settings.event_types,
+            # Offered from the start, only if the user asked for them.
+            *(
+                forward_type(event_type)
+                for event_type in settings.forward_event_types
+                if settings.forward_discovery
+            ),
+        ],
         publisher=publisher,
     )
     cameras = CameraEvents(
@@ -64,6 +73,20 @@ async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bo
         base_url=settings.base_url,
         thumbnail_lifetime=settings.thumbnail_lifetime,
     )
+    forwarder = EventForwarder(
+        hass,
+        ForwardSettings(
+            prefix=settings.topic_prefix,
+            event_types=settings.forward_event_types,
+            entities=settings.forward_entities,
+            rate=settings.forward_rate,
+            discovery=settings.forward_discovery,
+            qos=settings.qos,
+            ttl=settings.ttl,
+        ),
+        publisher=publisher,
+        discovery=discovery,
+    )
     entry.runtime_data = BridgeRuntimeData(
         settings=settings,
         publisher=publisher,
@@ -71,6 +94,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bo
         discovery=discovery,
         cameras=cameras,
         waits=waits,
+        forwarder=forwarder,
     )
     async_split_shared_device(hass, entry)
     entry.async_on_unload(async_keep_nodelay(hass))
@@ -83,6 +107,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bo
     entry.async_on_unload(discovery.async_release_held)
     entry.async_on_unload(cameras.async_stop)
     entry.async_on_unload(await responses.async_start())
+    entry.async_on_unload(forwarder.async_start())
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     # Run first on unload: callers waiting for a response are told at once.

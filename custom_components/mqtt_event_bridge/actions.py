@@ -37,6 +37,7 @@ from .const import (
     ATTR_TTL,
     CONF_CONFIG_ENTRY_ID,
     DOMAIN,
+    FORWARD_TYPE_PREFIX,
     MAX_OPEN_WAITS,
     MAX_RESPONSE_TIMEOUT,
     MAX_TTL,
@@ -157,12 +158,13 @@ def _async_publish(
     invalid_key: str,
     topic_fn: Callable[[str, str], str],
     event_type: str,
-    reserved_prefix: str | None = None,
+    reserved: tuple[tuple[str, str], ...] = (),
 ) -> tuple[BridgeConfigEntry, dict[str, Any]]:
     if not is_valid_name(name):
         raise _validation_error(invalid_key, name=name)
-    if reserved_prefix is not None and name.startswith(reserved_prefix):
-        raise _validation_error("status_type_reserved", name=name)
+    for prefix, key in reserved:
+        if name.startswith(prefix):
+            raise _validation_error(key, name=name)
     entry = async_get_target_entry(hass, call)
     waits = _async_check_room(entry, call)
     settings = entry.runtime_data.settings
@@ -243,8 +245,12 @@ def async_setup_actions(hass: HomeAssistant) -> None:
             invalid_key="invalid_event_type",
             topic_fn=event_topic,
             event_type=event_type,
-            # Discovery maps status/... types to the status topics.
-            reserved_prefix=STATUS_TYPE_PREFIX,
+            # Discovery maps status/... types to the status topics, and
+            # ha/... types are HA's own events, forwarded.
+            reserved=(
+                (STATUS_TYPE_PREFIX, "status_type_reserved"),
+                (FORWARD_TYPE_PREFIX, "forward_type_reserved"),
+            ),
         )
         return await _async_answer(entry, call, result)
 

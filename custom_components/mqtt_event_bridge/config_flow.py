@@ -1,5 +1,6 @@
 """Config, options and reconfigure flows for MQTT Event Bridge."""
 
+from collections.abc import Iterable
 import math
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +33,10 @@ from .const import (
     CONF_BASE_URL,
     CONF_DISCOVERY,
     CONF_EVENT_TYPES,
+    CONF_FORWARD_DISCOVERY,
+    CONF_FORWARD_ENTITIES,
+    CONF_FORWARD_EVENT_TYPES,
+    CONF_FORWARD_RATE,
     CONF_OUTBOX_SIZE,
     CONF_QOS,
     CONF_THUMBNAIL_LIFETIME,
@@ -41,16 +46,19 @@ from .const import (
     DEFAULT_TOPIC_PREFIX,
     DEFAULT_TTL,
     DOMAIN,
+    MAX_FORWARD_RATE,
     MAX_OUTBOX_SIZE,
     MAX_THUMBNAIL_LIFETIME,
     MAX_TTL,
+    MIN_FORWARD_RATE,
     MIN_OUTBOX_SIZE,
     MIN_THUMBNAIL_LIFETIME,
     MIN_TTL,
     QOS_LEVELS,
 )
+from .forwarding import entity_filter
 from .models import BridgeSettings
-from .topics import is_valid_name, prefix_error
+from .topics import is_valid_forward_type, is_valid_name, prefix_error
 
 PREFIX_SCHEMA = vol.Schema({vol.Required(CONF_TOPIC_PREFIX): TextSelector()})
 
@@ -234,6 +242,60 @@ OUTBOX_FIELD = _number_field(MIN_OUTBOX_SIZE, MAX_OUTBOX_SIZE)
 LIFETIME_FIELD = _seconds_field(MIN_THUMBNAIL_LIFETIME, MAX_THUMBNAIL_LIFETIME)
 
 
+FORWARD_RATE_FIELD = _number_field(MIN_FORWARD_RATE, MAX_FORWARD_RATE)
+
+# Offered for forwarding beside the types something in HA listens to now.
+COMMON_EVENT_TYPES = (
+    "automation_reloaded",
+    "automation_triggered",
+    "call_service",
+    "homeassistant_started",
+    "homeassistant_stop",
+    "logbook_entry",
+    "mobile_app_notification_action",
+    "script_started",
+    "state_changed",
+    "tag_scanned",
+    "zha_event",
+)
+
+
+def _forward_type_options(hass: HomeAssistant, chosen: Iterable[str]) -> list[str]:
+    """Event types to pick from: common ones, those HA listens to, those chosen."""
+    listened = (str(event_type) for event_type in hass.bus.async_listeners())
+    known = {*COMMON_EVENT_TYPES, *listened, *chosen}
+    return sorted(filter(is_valid_forward_type, known))
+
+
+def _items(values: Iterable[str]) -> list[str]:
+    """Strip each value; keep the non-empty ones, each once, in order."""
+    return list(dict.fromkeys(v.strip() for v in values if v.strip()))
+
+
+def _forward_values(user_input: dict[str, Any]) -> dict[str, Any]:
+    """Give the forwarding options as stored, once checked."""
+    return {
+        CONF_FORWARD_EVENT_TYPES: _items(user_input[CONF_FORWARD_EVENT_TYPES]),
+        CONF_FORWARD_ENTITIES: _items(user_input[CONF_FORWARD_ENTITIES]),
+        CONF_FORWARD_RATE: int(user_input[CONF_FORWARD_RATE]),
+        CONF_FORWARD_DISCOVERY: user_input[CONF_FORWARD_DISCOVERY],
+    }
+
+
+def _forward_errors(user_input: dict[str, Any]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    event_types = _items(user_input[CONF_FORWARD_EVENT_TYPES])
+    if not all(map(is_valid_forward_type, event_types)):
+        errors[CONF_FORWARD_EVENT_TYPES] = "invalid_forward_types"
+    try:
+        entity_filter(_items(user_input[CONF_FORWARD_ENTITIES]))
+    except ValueError:
+        errors[CONF_FORWARD_ENTITIES] = "invalid_forward_entities"
+    if not _whole_in(user_input[CONF_FORWARD_RATE], MIN_FORWARD_RATE, MAX_FORWARD_RATE):
+        errors[CONF_FORWARD_RATE] = "forward_rate_invalid"
+    return errors
+
+
 def _base_url(value: str) -> str:
     """Check a base URL: http(s), no query or fragment; drop a trailing /."""
     try:
@@ -272,6 +334,7 @@ class MqttEventBridgeOptionsFlow(OptionsFlow):
                     base_url = _base_url(user_input[CONF_BASE_URL])
                 except ValueError:
                     errors[CONF_BASE_URL] = "invalid_base_url"
+            errors |= _forward_errors(user_input)
             if not errors:
                 options: dict[str, Any] = {
                     **_delivery_values(user_input),
@@ -283,7 +346,9 @@ class MqttEventBridgeOptionsFlow(OptionsFlow):
                 }
                 if base_url is not None:
                     options[CONF_BASE_URL] = base_url
-                return self.async_create_entry(data=options)
+                return self.async_create_entry(
+                    data=options | _forward_values(user_input)
+                )
         settings = BridgeSettings.from_entry(self.config_entry)
         schema = vol.Schema(
             {
@@ -304,6 +369,28 @@ class MqttEventBridgeOptionsFlow(OptionsFlow):
                 vol.Required(
                     CONF_THUMBNAIL_LIFETIME, default=settings.thumbnail_lifetime
                 ): LIFETIME_FIELD,
+                vol.Optional(
+                    CONF_FORWARD_EVENT_TYPES,
+                    default=list(settings.forward_event_types),
+                ): SelectSelector(
+                    SelectSelectorConfig(
+                        options=_forward_type_options(
+                            self.hass, settings.forward_event_types
+                        ),
+                        multiple=True,
+                        custom_value=True,
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                vol.Optional(
+                    CONF_FORWARD_ENTITIES, default=list(settings.forward_entities)
+                ): TextSelector(TextSelectorConfig(multiple=True)),
+                vol.Required(
+                    CONF_FORWARD_RATE, default=settings.forward_rate
+                ): FORWARD_RATE_FIELD,
+                vol.Required(
+                    CONF_FORWARD_DISCOVERY, default=settings.forward_discovery
+                ): BooleanSelector(),
             }
         )
         return self.async_show_form(

@@ -13,6 +13,10 @@ CONF_DISCOVERY: Final = "discovery"
 CONF_EVENT_TYPES: Final = "event_types"
 CONF_BASE_URL: Final = "base_url"
 CONF_THUMBNAIL_LIFETIME: Final = "thumbnail_lifetime"
+CONF_FORWARD_EVENT_TYPES: Final = "forward_event_types"
+CONF_FORWARD_ENTITIES: Final = "forward_entities"
+CONF_FORWARD_RATE: Final = "forward_rate"
+CONF_FORWARD_DISCOVERY: Final = "forward_discovery"
 
 DEFAULT_TOPIC_PREFIX: Final = "ha-ai"
 DEFAULT_QOS: Final = 1
@@ -24,6 +28,10 @@ DEFAULT_THUMBNAIL_LIFETIME: Final = 3_600
 # Offered in the automation editor from the start, before their first publish.
 DEFAULT_EVENT_TYPES: Final = ("suggestion/generated", "status/analysis_complete")
 
+# Forwarding of Home Assistant's own events: none until the user picks some.
+DEFAULT_FORWARD_RATE: Final = 100
+DEFAULT_FORWARD_DISCOVERY: Final = False
+
 QOS_LEVELS: Final = (0, 1, 2)
 MIN_TTL: Final = 1
 MAX_TTL: Final = 86_400
@@ -33,6 +41,9 @@ MAX_OUTBOX_SIZE: Final = 100_000
 # oldest waiting event gives way when either bound is reached. It also bounds
 # the saved outbox (payloads are saved as JSON text).
 MAX_OUTBOX_BYTES: Final = 8 * 1024 * 1024
+# Events of one forwarded type per second, in the long run and in a burst.
+MIN_FORWARD_RATE: Final = 1
+MAX_FORWARD_RATE: Final = 10_000
 MIN_THUMBNAIL_LIFETIME: Final = 60
 MAX_THUMBNAIL_LIFETIME: Final = 7 * 86_400
 
@@ -107,6 +118,17 @@ OUTBOX_STORAGE_VERSION: Final = 1
 
 # Event types beginning with this are status notices (`<prefix>/status/<name>`).
 STATUS_TYPE_PREFIX: Final = "status/"
+# Forwarded HA events: envelope type `ha/<event type>`, topic
+# `<prefix>/events/ha/<event type>`. Callers may not publish types under it.
+FORWARD_TYPE_PREFIX: Final = "ha/"
+# Forwarded event data is cut at this depth (deeper objects and lists become
+# null), far below what HA's JSON encoder can write (254 levels).
+MAX_FORWARD_DEPTH: Final = 32
+# Contexts of the bridge entities' recent state changes, newest kept: what
+# they cause (an automation they trigger, its service calls) is not forwarded.
+MAX_CAUSED_CONTEXTS: Final = 10_000
+# Objects the JSON encoder does not know are forwarded as their text, cut here.
+MAX_FORWARD_TEXT: Final = 1_024
 # The envelope's event_type of camera events.
 CAMERA_EVENT_TYPE: Final = "camera/detection"
 # Event types remembered for discovery; beyond this, new ones are not added.

@@ -119,6 +119,10 @@ async def async_get_config_entry_diagnostics(
                 "event_types": data.discovery.event_types,
                 "published_topics": data.discovery.published_topics,
             },
+            "forwarding": {
+                "event_types": list(data.forwarder.event_types),
+                "counters": asdict(data.forwarder.counters),
+            },
             "cameras": {
                 "counters": asdict(data.cameras.counters),
                 "waiting_for_snapshot": data.cameras.waiting,

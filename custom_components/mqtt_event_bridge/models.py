@@ -10,6 +10,10 @@ from .const import (
     CONF_BASE_URL,
     CONF_DISCOVERY,
     CONF_EVENT_TYPES,
+    CONF_FORWARD_DISCOVERY,
+    CONF_FORWARD_ENTITIES,
+    CONF_FORWARD_EVENT_TYPES,
+    CONF_FORWARD_RATE,
     CONF_OUTBOX_SIZE,
     CONF_QOS,
     CONF_THUMBNAIL_LIFETIME,
@@ -17,10 +21,13 @@ from .const import (
     CONF_TTL,
     DEFAULT_DISCOVERY,
     DEFAULT_EVENT_TYPES,
+    DEFAULT_FORWARD_DISCOVERY,
+    DEFAULT_FORWARD_RATE,
     DEFAULT_OUTBOX_SIZE,
     DEFAULT_THUMBNAIL_LIFETIME,
 )
 from .discovery import DiscoveryPublisher
+from .forwarding import EventForwarder
 from .publisher import EventPublisher
 from .responses import ResponseListener
 from .waits import ResponseWaits
@@ -39,6 +46,11 @@ class BridgeSettings:
     # Where thumbnail links point; None: HA's own URL at the time of the event.
     base_url: str | None
     thumbnail_lifetime: int
+    # HA's own events published too, and for state_changed which entities.
+    forward_event_types: tuple[str, ...] = ()
+    forward_entities: tuple[str, ...] = ()
+    forward_rate: int = DEFAULT_FORWARD_RATE
+    forward_discovery: bool = DEFAULT_FORWARD_DISCOVERY
 
     @classmethod
     def from_entry(cls, entry: ConfigEntry) -> Self:
@@ -54,6 +66,14 @@ class BridgeSettings:
             thumbnail_lifetime=int(
                 entry.options.get(CONF_THUMBNAIL_LIFETIME, DEFAULT_THUMBNAIL_LIFETIME)
             ),
+            forward_event_types=tuple(entry.options.get(CONF_FORWARD_EVENT_TYPES, ())),
+            forward_entities=tuple(entry.options.get(CONF_FORWARD_ENTITIES, ())),
+            forward_rate=int(
+                entry.options.get(CONF_FORWARD_RATE, DEFAULT_FORWARD_RATE)
+            ),
+            forward_discovery=bool(
+                entry.options.get(CONF_FORWARD_DISCOVERY, DEFAULT_FORWARD_DISCOVERY)
+            ),
         )
 
 
@@ -67,6 +87,7 @@ class BridgeRuntimeData:
     discovery: DiscoveryPublisher
     cameras: CameraEvents
     waits: ResponseWaits
+    forwarder: EventForwarder
 
 
 type BridgeConfigEntry = ConfigEntry[BridgeRuntimeData]

@@ -474,7 +474,9 @@ class EventPublisher:
         """
         if threading.get_ident() == self._hass.loop_thread_id:
             return _to_stored(self._async_snapshot())
-        waiting = run_callback_threadsafe(self._hass.loop, self._async_snapshot).result()
+        waiting = run_callback_threadsafe(
+            self._hass.loop, self._async_snapshot
+        ).result()
         return _to_stored(waiting)
 
     @callback

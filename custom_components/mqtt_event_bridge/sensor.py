@@ -18,6 +18,7 @@ from homeassistant.helpers.restore_state import RestoreEntity
 from homeassistant.helpers.typing import StateType
 
 from .entity import BridgeEntity
+from .forwarding import ForwardCounters
 from .models import BridgeConfigEntry, BridgeRuntimeData
 from .publisher import PublishCounters
 from .responses import ResponseCounters
@@ -45,6 +46,12 @@ def _follow_responses(
     return data.responses.async_add_listener(update)
 
 
+def _follow_forwarder(
+    data: BridgeRuntimeData, update: Callable[[], None]
+) -> Callable[[], None]:
+    return data.forwarder.async_add_listener(update)
+
+
 def _follow_publisher(
     data: BridgeRuntimeData, update: Callable[[], None]
 ) -> Callable[[], None]:
@@ -70,6 +77,20 @@ def _published(data: BridgeRuntimeData) -> PublishCounters:
     return data.publisher.counters
 
 
+def _forwarded(data: BridgeRuntimeData) -> ForwardCounters:
+    return data.forwarder.counters
+
+
+_FOLLOW: dict[
+    Callable[[BridgeRuntimeData], Any],
+    Callable[[BridgeRuntimeData, Callable[[], None]], Callable[[], None]],
+] = {
+    _responses: _follow_responses,
+    _published: _follow_publisher,
+    _forwarded: _follow_forwarder,
+}
+
+
 def _counter(
     key: str,
     counters: Callable[[BridgeRuntimeData], Any],
@@ -92,7 +113,7 @@ def _counter(
         entity_category=EntityCategory.DIAGNOSTIC if diagnostic else None,
         state_class=SensorStateClass.TOTAL_INCREASING,
         value_fn=lambda data: int(getattr(counters(data), field)),
-        follow_fn=_follow_responses if counters is _responses else _follow_publisher,
+        follow_fn=_FOLLOW[counters],
         attributes_fn=attributes_fn,
         restore_fn=restore,
     )
@@ -131,6 +152,13 @@ SENSORS: tuple[BridgeSensorDescription, ...] = (
     _counter("events_expired", _published, "expired"),
     _counter("events_overflowed", _published, "overflowed"),
     _counter("publish_failures", _published, "failed"),
+    _counter("events_forwarded", _forwarded, "forwarded"),
+    _counter(
+        "forward_dropped",
+        _forwarded,
+        "dropped",
+        attributes_fn=lambda data: dict(data.forwarder.counters.dropped_by_reason),
+    ),
     BridgeSensorDescription(
         key="outbox_size",
         translation_key="outbox_size",

@@ -62,6 +62,19 @@ def _is_valid_short_name(name: str) -> bool:
     return _NAME_RE.fullmatch(name) is not None
 
 
+# An HA event type as one topic level: letters of either case, digits, "_",
+# "-" and "." (integrations name events like `ios.notification_action_fired`).
+_FORWARD_TYPE_RE = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def is_valid_forward_type(event_type: str) -> bool:
+    """Tell whether an HA event type can be forwarded under its own topic level."""
+    return (
+        len(event_type) <= MAX_NAME_LENGTH
+        and _FORWARD_TYPE_RE.fullmatch(event_type) is not None
+    )
+
+
 def event_topic(prefix: str, event_type: str) -> str:
     """Topic of a generic event."""
     return f"{prefix}/events/{event_type}"

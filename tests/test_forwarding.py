@@ -1,0 +1,404 @@
+"""Forwarding HA's own events, against PHACC's mocked MQTT client."""
+
+from datetime import UTC, datetime
+import logging
+import re
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import EVENT_CALL_SERVICE
+from homeassistant.core import Context, EventOrigin, HomeAssistant, State
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.json import json_bytes
+import pytest
+from pytest_homeassistant_custom_component.common import async_mock_service
+from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+
+from custom_components.mqtt_event_bridge.const import (
+    CONF_DISCOVERY,
+    CONF_FORWARD_DISCOVERY,
+    CONF_FORWARD_ENTITIES,
+    CONF_FORWARD_EVENT_TYPES,
+    CONF_FORWARD_RATE,
+    DOMAIN,
+    MAX_FORWARD_DEPTH,
+    MAX_PAYLOAD_BYTES,
+)
+from custom_components.mqtt_event_bridge.forwarding import (
+    EventForwarder,
+    entity_filter,
+    json_safe,
+)
+from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
+from custom_components.mqtt_event_bridge.topics import is_valid_forward_type
+from tests.conftest import call_action, published, setup_bridge
+
+TOPIC = "ha-ai/events/ha/{}"
+
+
+def _forwarder(entry: ConfigEntry) -> EventForwarder:
+    bridge: BridgeConfigEntry = entry
+    return bridge.runtime_data.forwarder
+
+
+def _forwarded(mqtt_mock: MqttMockHAClient, event_type: str) -> list[dict[str, Any]]:
+    """Payloads of the forwarded events of one type, in publish order."""
+    return [
+        payload
+        for topic, payload, _, _ in published(mqtt_mock)
+        if topic == TOPIC.format(event_type)
+    ]
+
+
+async def test_an_event_is_forwarded_in_the_envelope(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """Topic, envelope, data, origin and context, at the bridge's QoS and TTL."""
+    await setup_bridge(hass, **{CONF_FORWARD_EVENT_TYPES: ["ai_suggestion"]})
+    context = Context()
+    hass.bus.async_fire(
+        "ai_suggestion", {"title": "Lights off at 23:00", "score": 0.9}, context=context
+    )
+    hass.bus.async_fire("ai_suggestion", {"n": 2}, origin=EventOrigin.remote)
+    hass.bus.async_fire("not_picked", {"n": 3})
+    await hass.async_block_till_done()
+
+    calls = [
+        call
+        for call in mqtt_mock.async_publish.call_args_list
+        if call.args[0] == TOPIC.format("ai_suggestion")
+    ]
+    assert [(call.args[2], call.args[3]) for call in calls] == [(1, False)] * 2
+    first, second = _forwarded(mqtt_mock, "ai_suggestion")
+    assert first["event_type"] == "ha/ai_suggestion"
+    assert first["data"] == {"title": "Lights off at 23:00", "score": 0.9}
+    assert first["origin"] == "LOCAL"
+    assert first["context_id"] == context.id
+    assert first["ttl"] == 30
+    assert datetime.fromisoformat(first["time_fired"]).tzinfo is not None
+    assert second["origin"] == "REMOTE"
+    assert second["data"] == {"n": 2}
+    assert all(t != TOPIC.format("not_picked") for t, *_ in published(mqtt_mock))
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    assert _forwarder(entry).counters.forwarded == 2
+
+
+async def test_state_changes_follow_the_entity_filter(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """Domains, entity ids and globs pick the state changes that go out."""
+    await setup_bridge(
+        hass,
+        **{
+            CONF_FORWARD_EVENT_TYPES: ["state_changed"],
+            CONF_FORWARD_ENTITIES: ["light", "sensor.*_temperature", "switch.pump"],
+        },
+    )
+    for entity_id in (
+        "light.kitchen",
+        "sensor.attic_temperature",
+        "sensor.attic_humidity",
+        "switch.pump",
+        "switch.fan",
+    ):
+        hass.states.async_set(entity_id, "1", {"unit": "x"})
+    await hass.async_block_till_done()
+    forwarded = _forwarded(mqtt_mock, "state_changed")
+    assert [p["data"]["entity_id"] for p in forwarded] == [
+        "light.kitchen",
+        "sensor.attic_temperature",
+        "switch.pump",
+    ]
+    new_state = forwarded[0]["data"]["new_state"]
+    assert new_state["state"] == "1"
+    assert new_state["attributes"] == {"unit": "x"}
+    assert forwarded[0]["data"]["old_state"] is None
+
+
+async def test_what_the_bridge_causes_is_not_forwarded(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, entity_registry: er.EntityRegistry
+) -> None:
+    """Its entities, its discovered entities, its actions, and what they cause."""
+    entry = await setup_bridge(
+        hass, **{CONF_FORWARD_EVENT_TYPES: ["state_changed", "call_service", "chain"]}
+    )
+    forwarder = _forwarder(entry)
+    # An event entity discovery made (its echo of a published event).
+    discovered = entity_registry.async_get_or_create(
+        "event", "mqtt", f"mqtt_event_bridge_{entry.entry_id}_x_event"
+    )
+    # Another integration's entity, and an MQTT entity of someone else.
+    other = entity_registry.async_get_or_create("event", "mqtt", "someone_else_x")
+    await hass.async_block_till_done()
+
+    # The bridge's own action: its call_service and its sensors' changes.
+    await call_action(hass, "publish_event", {"event_type": "x"})
+    await hass.async_block_till_done()
+    own_sensor = entity_registry.async_get_entity_id(
+        "sensor", DOMAIN, "ha-ai_events_published"
+    )
+    assert own_sensor is not None
+    hass.states.async_set(own_sensor, "5")
+    echo = Context()
+    hass.states.async_set(discovered.entity_id, "2026-12-01", context=echo)
+    # An automation the echo triggered: its service calls and what they change.
+    caused = Context(parent_id=echo.id)
+    hass.bus.async_fire("chain", {"by": "automation"}, context=caused)
+    hass.states.async_set("light.caused", "on", context=caused)
+    await hass.async_block_till_done()
+    before = [p["data"] for p in _forwarded(mqtt_mock, "state_changed")]
+    assert all(d["entity_id"] not in (own_sensor, discovered.entity_id) for d in before)
+    assert _forwarded(mqtt_mock, "chain") == []
+    assert not any(
+        p["data"]["domain"] == DOMAIN for p in _forwarded(mqtt_mock, "call_service")
+    )
+    assert forwarder.counters.own >= 5
+
+    # What the user does is forwarded, the same kinds of events.
+    async_mock_service(hass, "light", "turn_on")
+    await hass.services.async_call("light", "turn_on", {}, blocking=True)
+    hass.states.async_set(other.entity_id, "2026-12-01")
+    hass.states.async_set("light.user", "on")
+    hass.bus.async_fire("chain", {"by": "user"})
+    await hass.async_block_till_done()
+    assert [p["data"]["domain"] for p in _forwarded(mqtt_mock, "call_service")] == [
+        "light"
+    ]
+    changed = [p["data"]["entity_id"] for p in _forwarded(mqtt_mock, "state_changed")]
+    assert changed[-2:] == [other.entity_id, "light.user"]
+    assert "light.caused" not in changed
+    assert [p["data"] for p in _forwarded(mqtt_mock, "chain")] == [{"by": "user"}]
+
+
+async def test_a_new_bridge_entity_is_known_at_once(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, entity_registry: er.EntityRegistry
+) -> None:
+    """An entity discovery adds later (a new event type) is not forwarded either."""
+    entry = await setup_bridge(hass, **{CONF_FORWARD_EVENT_TYPES: ["state_changed"]})
+    added = entity_registry.async_get_or_create(
+        "event", "mqtt", f"mqtt_event_bridge_{entry.entry_id}_new_event"
+    )
+    await hass.async_block_till_done()
+    hass.states.async_set(added.entity_id, "2026-12-01")
+    hass.states.async_set("light.user", "on")
+    await hass.async_block_till_done()
+    assert [p["data"]["entity_id"] for p in _forwarded(mqtt_mock, "state_changed")] == [
+        "light.user"
+    ]
+
+
+async def test_data_json_cannot_write_is_made_safe(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Huge integers, lone surrogates, deep nesting, odd keys and objects."""
+    entry = await setup_bridge(hass, **{CONF_FORWARD_EVENT_TYPES: ["odd"]})
+    deep: list[Any] = []
+    inner = deep
+    for _ in range(300):
+        inner.append([])
+        inner = inner[0]
+
+    class Thing:
+        def __str__(self) -> str:
+            return "a thing"
+
+    odd: dict[Any, Any] = {
+        "big": 2**70,
+        "small": -(2**63),
+        "text": "ok \ud800 end",
+        "deep": deep,
+        (1, 2): "tuple key",
+        "thing": Thing(),
+        "set": {3},
+        "state": State("light.x", "on"),
+    }
+    with caplog.at_level(logging.WARNING):
+        hass.bus.async_fire("odd", odd)
+        hass.bus.async_fire("odd", odd)
+        hass.bus.async_fire("odd", {"plain": 1})
+        await hass.async_block_till_done()
+    first, second, plain = _forwarded(mqtt_mock, "odd")
+    data = first["data"]
+    assert data["big"] == str(2**70)
+    assert data["small"] == -(2**63)
+    assert data["text"] == "ok \ufffd end"
+    assert data["(1, 2)"] == "tuple key"
+    assert data["thing"] == "a thing"
+    assert data["set"] == [3]
+    assert data["state"]["entity_id"] == "light.x"
+    depth, node = 0, data["deep"]
+    while isinstance(node, list) and node:
+        depth, node = depth + 1, node[0]
+    # The data itself is level 1 and "deep" level 2 of the cut tree.
+    assert node is None
+    assert depth == MAX_FORWARD_DEPTH - 2
+    assert second == {
+        **first,
+        **{
+            k: second[k]
+            for k in first
+            if k in {"event_id", "timestamp", "expires_at", "context_id", "time_fired"}
+        },
+    }
+    assert plain["data"] == {"plain": 1}
+    counters = _forwarder(entry).counters
+    assert (counters.forwarded, counters.made_safe, counters.dropped) == (3, 2, 0)
+    # One warning, not one per event.
+    assert caplog.text.count("was made safe") == 1
+
+
+async def test_too_large_is_dropped_counted(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An event over the payload limit is counted and warned about, not sent."""
+    entry = await setup_bridge(hass, **{CONF_FORWARD_EVENT_TYPES: ["big"]})
+    hass.bus.async_fire("big", {"blob": "x" * MAX_PAYLOAD_BYTES})
+    hass.bus.async_fire("big", {"blob": "small"})
+    await hass.async_block_till_done()
+    assert [p["data"] for p in _forwarded(mqtt_mock, "big")] == [{"blob": "small"}]
+    counters = _forwarder(entry).counters
+    assert counters.dropped_by_reason == {"payload_too_large": 1}
+    assert "Forwarding big: an event was dropped (payload_too_large" in caplog.text
+    await hass.async_block_till_done()
+    state = hass.states.get("sensor.mqtt_event_bridge_ha_ai_forwarded_events_dropped")
+    assert state is not None
+    assert state.state == "1"
+    assert state.attributes["payload_too_large"] == 1
+
+
+async def test_a_storm_is_cut_at_the_rate_limit(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Per type: a burst beyond the limit is dropped and counted; others go on."""
+    entry = await setup_bridge(
+        hass,
+        **{CONF_FORWARD_EVENT_TYPES: ["storm", "calm"], CONF_FORWARD_RATE: 5},
+    )
+    for n in range(50):
+        hass.bus.async_fire("storm", {"n": n})
+    hass.bus.async_fire("calm", {"n": 0})
+    await hass.async_block_till_done()
+    assert [p["data"]["n"] for p in _forwarded(mqtt_mock, "storm")] == list(range(5))
+    assert len(_forwarded(mqtt_mock, "calm")) == 1
+    counters = _forwarder(entry).counters
+    assert counters.dropped_by_reason == {"rate_limited": 45}
+    assert caplog.text.count("more than 5 events a second") == 1
+
+
+async def test_forwarded_types_are_offered_only_when_asked(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """Discovery offers ha/<type> with the option on, and not without it."""
+    entry = await setup_bridge(hass, **{CONF_FORWARD_EVENT_TYPES: ["ai_suggestion"]})
+    bridge: BridgeConfigEntry = entry
+    assert "ha/ai_suggestion" not in bridge.runtime_data.discovery.event_types
+    hass.bus.async_fire("ai_suggestion", {})
+    await hass.async_block_till_done()
+    assert "ha/ai_suggestion" not in bridge.runtime_data.discovery.event_types
+
+    hass.config_entries.async_update_entry(
+        entry,
+        options={
+            CONF_FORWARD_EVENT_TYPES: ["ai_suggestion"],
+            CONF_FORWARD_DISCOVERY: True,
+            CONF_DISCOVERY: True,
+        },
+    )
+    await hass.async_block_till_done()
+    bridge = hass.config_entries.async_get_entry(entry.entry_id)  # type: ignore[assignment]
+    assert "ha/ai_suggestion" in bridge.runtime_data.discovery.event_types
+    mqtt_mock.async_publish.reset_mock()
+    hass.bus.async_fire("ai_suggestion", {"n": 1})
+    await hass.async_block_till_done()
+    assert [p["data"] for p in _forwarded(mqtt_mock, "ai_suggestion")] == [{"n": 1}]
+
+
+async def test_callers_cannot_publish_as_ha(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """Types under ha/ are HA's own events; a caller gets a translated error."""
+    await setup_bridge(hass)
+    with pytest.raises(ServiceValidationError) as raised:
+        await call_action(hass, "publish_event", {"event_type": "ha/state_changed"})
+    assert raised.value.translation_key == "forward_type_reserved"
+    assert published(mqtt_mock) == []
+
+
+async def test_unload_stops_forwarding(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """Nothing is forwarded once the bridge is unloaded."""
+    entry = await setup_bridge(hass, **{CONF_FORWARD_EVENT_TYPES: ["ai_suggestion"]})
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    mqtt_mock.async_publish.reset_mock()
+    hass.bus.async_fire("ai_suggestion", {})
+    hass.bus.async_fire(EVENT_CALL_SERVICE, {"domain": "x"})
+    await hass.async_block_till_done()
+    assert published(mqtt_mock) == []
+
+
+@pytest.mark.parametrize(
+    ("event_type", "valid"),
+    [
+        ("state_changed", True),
+        ("ios.notification_action_fired", True),
+        ("Custom-Event_1", True),
+        ("*", False),
+        ("a/b", False),
+        ("a+b", False),
+        ("a#", False),
+        ("", False),
+        ("with space", False),
+        ("x" * 201, False),
+    ],
+)
+def test_forward_types_are_one_topic_level(event_type: str, valid: bool) -> None:
+    """Refused in the options form, never mapped in secret."""
+    assert is_valid_forward_type(event_type) is valid
+
+
+@pytest.mark.parametrize(
+    "item", ["Light", "light.", "sensor.a b", "*+", "light.kitchen/x", "a-b"]
+)
+def test_entity_filter_refuses_what_is_no_entity_domain_or_glob(item: str) -> None:
+    """The options form shows an error for these."""
+    with pytest.raises(ValueError, match=re.escape(item)):
+        entity_filter([item])
+
+
+def test_entity_filter() -> None:
+    """No items: no filter; else domains, entity ids and globs."""
+    assert entity_filter([]) is None
+    made = entity_filter(["light", "sensor.*_temperature", "switch.pump"])
+    assert made is not None
+    assert made("light.a")
+    assert made("sensor.x_temperature")
+    assert made("switch.pump")
+    assert not made("switch.fan")
+    assert not made("sensor.x_humidity")
+
+
+def test_json_safe_output_is_written_by_hass_encoder() -> None:
+    """Whatever goes in, HA's encoder writes what comes out."""
+    nested: dict[str, Any] = {}
+    node = nested
+    for _ in range(1_000):
+        node["x"] = {}
+        node = node["x"]
+    values = [
+        2**64,
+        2**64 - 1,
+        -(2**63) - 1,
+        "\udfff",
+        nested,
+        {b"k": b"v"},
+        {None: 1, 1.5: 2},
+        datetime(2026, 12, 1, tzinfo=UTC),
+        object(),
+        float("nan"),
+    ]
+    for value in values:
+        json_bytes(json_safe(value))
+    assert json_safe(2**64 - 1) == 2**64 - 1
+    assert json_safe(datetime(2026, 12, 1, tzinfo=UTC)) == "2026-12-01T00:00:00+00:00"
