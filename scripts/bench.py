@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from homeassistant import loader
 from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -70,6 +71,16 @@ CALLERS = 80
 # Concurrent bursts per sender, the senders taking turns in alternating order:
 # one burst lasts under a second, so a single one is mostly noise.
 CONCURRENT_ROUNDS = 10
+QOS_CHOICES = (0, 1, 2)
+# Forwarding of HA events, against HA's mqtt_eventstream on the same events.
+FORWARD_TYPE = "bench_forward_q{}"
+STREAM_TYPE = "bench_stream"
+STREAM_TOPIC = f"{PREFIX}/eventstream"
+# Bursts per forwarder, taking turns.
+FORWARD_ROUNDS = 4
+# The bench fires far faster than the default limit of 100 a second per type,
+# which would cut its bursts by design.
+FORWARD_BENCH_RATE = 10_000
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -188,7 +199,19 @@ class Subscriber:
         if msg.topic.endswith("/availability"):
             return
         payload = json.loads(msg.payload)
-        run, seq = payload["run"], payload["seq"]
+        # At the top (published events), under data (forwarded HA events) or
+        # under event_data (mqtt_eventstream).
+        body = next(
+            (
+                part
+                for part in (payload, payload.get("data"), payload.get("event_data"))
+                if isinstance(part, dict) and "run" in part
+            ),
+            None,
+        )
+        if body is None:
+            return
+        run, seq = body["run"], body["seq"]
         with self._lock:
             self.counts[run] = self.counts.get(run, 0) + 1
             self.arrivals.setdefault(run, {}).setdefault(seq, now)
@@ -501,6 +524,7 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "discovery": args.discovery == "on",
         "runs": [],
         "ask": [],
+        "forward": [],
     }
     settings = ["default", "nodelay"] if args.broker == "both" else [args.broker]
     for index, setting in enumerate(settings):
@@ -518,6 +542,7 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                     )
                     results["runs"] += found.pop("runs")
                     results["ask"] += found.pop("ask")
+                    results["forward"] += found.pop("forward")
                     results |= found
                     await hass.async_stop(force=True)
             finally:
@@ -706,6 +731,8 @@ async def _bench_in_hass(
             out["mosquitto_rss_mb"] = broker.rss_mb()
             out |= await _memory_after_warmup(hass, args)
             out |= await _outbox_and_recovery(hass, broker, sub, args)
+        # Last: mqtt_eventstream cannot be unloaded once set up.
+        out["forward"] = await _forwarding_vs_eventstream(hass, sub, args, setting)
     finally:
         sub.stop()
         # The bridges first: they say offline through MQTT.
@@ -849,6 +876,115 @@ async def _outbox_and_recovery(
     return row
 
 
+async def _forwarding_vs_eventstream(
+    hass: HomeAssistant, sub: Subscriber, args: argparse.Namespace, setting: str
+) -> list[dict[str, Any]]:
+    """Measure the bridges forwarding an HA event type, and mqtt_eventstream.
+
+    Each bridge forwards a type of its own at its QoS (eventstream always
+    publishes at QoS 0); eventstream forwards every event but those it is told
+    to ignore, so it ignores the bridges' types and the bench's other traffic.
+    Caller time here is the bus's time to fire the event, listeners included.
+    """
+    entries: list[BridgeConfigEntry] = hass.config_entries.async_entries(DOMAIN)
+    for entry in entries:
+        hass.config_entries.async_update_entry(
+            entry,
+            options={
+                **entry.options,
+                "forward_event_types": [FORWARD_TYPE.format(entry.data["qos"])],
+                "forward_rate": FORWARD_BENCH_RATE,
+            },
+        )
+    await hass.async_block_till_done()
+    ignored = [FORWARD_TYPE.format(qos) for qos in QOS_CHOICES] + [
+        "state_changed",
+        "call_service",
+        "entity_registry_updated",
+        "device_registry_updated",
+        "service_registered",
+        "component_loaded",
+        # HA's stop at the end, when MQTT is going away.
+        "homeassistant_stop",
+        "homeassistant_final_write",
+        "homeassistant_close",
+    ]
+    assert await async_setup_component(
+        hass,
+        "mqtt_eventstream",
+        {"mqtt_eventstream": {"publish_topic": STREAM_TOPIC, "ignore_event": ignored}},
+    )
+
+    def firing(event_type: str) -> Sender:
+        async def fire(run: str, seq: int, _body: str) -> None:
+            hass.bus.async_fire(event_type, {"run": run, "seq": seq, "text": TEXT})
+
+        return fire
+
+    senders: list[tuple[str, Sender]] = [
+        ("mqtt_eventstream (qos 0)", firing(STREAM_TYPE)),
+        *(
+            (
+                f"bridge forwarding (qos {entry.data['qos']})",
+                firing(FORWARD_TYPE.format(entry.data["qos"])),
+            )
+            for entry in entries
+        ),
+    ]
+    for name, send in senders:
+        await measure(name, f"warm-forward-{name}", 20, send, sub, burst=False)
+    rows = await measure_interleaved(senders, 0, args.n, sub)
+    for round_no in range(FORWARD_ROUNDS):
+        order = senders if round_no % 2 == 0 else senders[::-1]
+        for name, send in order:
+            run = f"{name}-forward-burst-{round_no}"
+            result = await measure(name, run, args.n, send, sub, burst=True)
+            rows.append(result | {"qos": 0, "round": round_no})
+    for row in rows:
+        row["broker"] = setting
+        row["mode"] = f"forward {row['mode']}"
+        print_row(row)
+    return rows
+
+
+def forward_ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each bridge's forwarding against mqtt_eventstream, per broker setting."""
+    rows = []
+    stream = "mqtt_eventstream (qos 0)"
+    for broker in sorted({r["broker"] for r in results["forward"]}):
+        runs = [r for r in results["forward"] if r["broker"] == broker]
+        sequential = {r["name"]: r for r in runs if "round" not in r}
+        bursts: dict[tuple[int, str], dict[str, Any]] = {
+            (r["round"], r["name"]): r for r in runs if "round" in r
+        }
+        for name in sorted(n for n in sequential if n != stream):
+            paired = sorted(
+                bursts[(round_no, name)]["events_per_s"]
+                / bursts[(round_no, stream)]["events_per_s"]
+                for round_no in range(FORWARD_ROUNDS)
+            )
+            fire = [
+                bursts[(k, name)]["caller_ms"]["p50"] for k in range(FORWARD_ROUNDS)
+            ]
+            fire_stream = [
+                bursts[(k, stream)]["caller_ms"]["p50"] for k in range(FORWARD_ROUNDS)
+            ]
+            rows.append(
+                {
+                    "broker": broker,
+                    "name": name,
+                    "e2e_p50_vs_eventstream": sequential[name]["e2e_ms"]["p50"]
+                    / sequential[stream]["e2e_ms"]["p50"],
+                    "e2e_p99_ms": sequential[name]["e2e_ms"]["p99"],
+                    "burst_vs_eventstream": statistics.median(paired),
+                    "burst_vs_eventstream_range": [paired[0], paired[-1]],
+                    "fire_p50_us": statistics.median(fire) * 1000,
+                    "eventstream_fire_p50_us": statistics.median(fire_stream) * 1000,
+                }
+            )
+    return rows
+
+
 def print_row(r: dict[str, Any]) -> None:
     """One line of the table."""
     c, e = r["caller_ms"], r["e2e_ms"]
@@ -926,7 +1062,9 @@ def main() -> int:
     """Run, print, write JSON; exit 1 if any event was lost."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1000, help="events per run")
-    parser.add_argument("--qos", type=int, nargs="+", default=[0, 1], choices=[0, 1, 2])
+    parser.add_argument(
+        "--qos", type=int, nargs="+", default=[0, 1], choices=QOS_CHOICES
+    )
     parser.add_argument(
         "--outbox", type=int, default=10_000, help="events queued while down"
     )
@@ -973,13 +1111,28 @@ def main() -> int:
             f" x{r['burst_vs_raw']:.2f} of raw concurrent;"
             f" caller p99 {r['caller_p99_ms']:.3f} ms"
         )
+    results["forward_ratios"] = forward_ratios(results)
+    print(
+        "\nforwarding an HA event type (bridge / mqtt_eventstream), bridges with"
+        f" discovery {discovery}, forwarded types not offered, forwarding limit"
+        f" {FORWARD_BENCH_RATE}/s:"
+    )
+    for r in results["forward_ratios"]:
+        print(
+            f"  {r['broker']} broker, {r['name']}: e2e p50"
+            f" x{r['e2e_p50_vs_eventstream']:.2f}, e2e p99 {r['e2e_p99_ms']:.2f} ms;"
+            f" burst x{r['burst_vs_eventstream']:.2f} (median of {FORWARD_ROUNDS},"
+            f" {r['burst_vs_eventstream_range'][0]:.2f}"
+            f"-{r['burst_vs_eventstream_range'][1]:.2f}); fire p50"
+            f" {r['fire_p50_us']:.0f} us against {r['eventstream_fire_p50_us']:.0f} us"
+        )
     print(
         f"memory: HA RSS grew {results['ha_rss_growth_mb']:.1f} MB over the runs;"
         f" mosquitto RSS {results['mosquitto_rss_mb']:.1f} MB"
     )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
-    lost = [r for r in results["runs"] if r["received"] != r["n"]]
+    lost = [r for r in results["runs"] + results["forward"] if r["received"] != r["n"]]
     if lost or results["recovery_acknowledged"] < results["recovery_expected"]:
         print("LOST EVENTS", file=sys.stderr)
         return 1

@@ -340,11 +340,12 @@ class EventForwarder:
     @callback
     def _async_build(self, event: Event[Any]) -> OutgoingEvent | None:
         """Wrap an event in the envelope; made safe, or dropped counted."""
+        # No time_fired: this runs inside the bus's call, so the envelope's
+        # timestamp is the time the event was fired.
         fields = {
             "data": event.data,
             "origin": event.origin.value,
             "context_id": event.context.id,
-            "time_fired": event.time_fired,
         }
         event_type = str(event.event_type)
         try:
