@@ -1,7 +1,9 @@
 """Forwarding HA's own events, against PHACC's mocked MQTT client."""
 
 from datetime import UTC, datetime
+import json
 import logging
+from pathlib import Path
 import re
 from typing import Any
 
@@ -91,6 +93,29 @@ async def test_an_event_is_forwarded_in_the_envelope(
     assert all(t != TOPIC.format("not_picked") for t, *_ in published(mqtt_mock))
     entry = hass.config_entries.async_entries(DOMAIN)[0]
     assert _forwarder(entry).counters.forwarded == 2
+
+
+async def test_the_readme_payload_is_what_goes_out(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """The README's forwarded state_changed has the keys a real one has."""
+    text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    marker = "<!-- example: forwarded-state-changed -->\n```json\n"
+    example = json.loads(text.split(marker, 1)[1].split("```", 1)[0])
+    await setup_bridge(hass, **{CONF_FORWARD_EVENT_TYPES: ["state_changed"]})
+    hass.states.async_set("light.kitchen", "off")
+    hass.states.async_set("light.kitchen", "on")
+    await hass.async_block_till_done()
+    real = _forwarded(mqtt_mock, "state_changed")[-1]
+
+    def shape(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: shape(item) for key, item in value.items()}
+        return type(value).__name__
+
+    assert shape(example) == shape(real)
+    assert example["event_type"] == real["event_type"]
+    assert example["data"]["new_state"]["state"] == real["data"]["new_state"]["state"]
 
 
 async def test_state_changes_follow_the_entity_filter(
