@@ -81,11 +81,16 @@ class Walk:
         await page.wait_for_timeout(SETTLE_MS)
         return page
 
-    async def expect(self, page: Page, step: str, *texts: str) -> None:
-        """Note each text not shown, and any translation the frontend failed."""
+    async def expect(
+        self, page: Page, step: str, *texts: str, exact: bool = True
+    ) -> None:
+        """Note each text not shown, and any translation the frontend failed.
+
+        Not `exact`: the text may be part of a longer one (a field's help).
+        """
         for text in texts:
             try:
-                await page.get_by_text(text, exact=True).first.wait_for(
+                await page.get_by_text(text, exact=exact).first.wait_for(
                     timeout=CHECK_TIMEOUT_MS
                 )
             except PlaywrightTimeoutError:
@@ -137,6 +142,21 @@ async def options(walk: Walk) -> None:
         page, "options", f"Settings of the bridge {PREFIX}", "MQTT discovery"
     )
     await walk.shoot(page, "options")
+    # Further down: which of HA's own events the bridge forwards.
+    await page.get_by_text(
+        "Home Assistant events to forward"
+    ).first.scroll_into_view_if_needed()
+    await walk.expect(
+        page,
+        "options: forwarding",
+        "Home Assistant events to forward",
+        "Events the bridge itself causes are never forwarded.",
+        "Add Entity, domain or pattern",
+        "Forwarding limit per event type",
+        "Offer forwarded events in the automation editor",
+        exact=False,
+    )
+    await walk.shoot(page, "options-forwarding")
     await page.close()
 
 

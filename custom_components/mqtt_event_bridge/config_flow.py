@@ -242,7 +242,7 @@ OUTBOX_FIELD = _number_field(MIN_OUTBOX_SIZE, MAX_OUTBOX_SIZE)
 LIFETIME_FIELD = _seconds_field(MIN_THUMBNAIL_LIFETIME, MAX_THUMBNAIL_LIFETIME)
 
 
-FORWARD_RATE_FIELD = _number_field(MIN_FORWARD_RATE, MAX_FORWARD_RATE)
+FORWARD_RATE_FIELD = _number_field(MIN_FORWARD_RATE, MAX_FORWARD_RATE, "events/s")
 
 # Offered for forwarding beside the types something in HA listens to now.
 COMMON_EVENT_TYPES = (
