@@ -34,7 +34,7 @@ from custom_components.mqtt_event_bridge.forwarding import (
 )
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
 from custom_components.mqtt_event_bridge.topics import is_valid_forward_type
-from tests.conftest import call_action, published, setup_bridge
+from tests.conftest import call_action, published, set_connected, setup_bridge
 
 TOPIC = "ha-ai/events/ha/{}"
 
@@ -116,6 +116,29 @@ async def test_the_readme_payload_is_what_goes_out(
     assert shape(example) == shape(real)
     assert example["event_type"] == real["event_type"]
     assert example["data"]["new_state"]["state"] == real["data"]["new_state"]["state"]
+
+
+async def test_forwarded_events_wait_out_an_outage_in_order(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """Through the outbox like any event: kept while down, then sent in order."""
+    entry = await setup_bridge(hass, **{CONF_FORWARD_EVENT_TYPES: ["ai_suggestion"]})
+    set_connected(hass, mqtt_mock, False)
+    await hass.async_block_till_done()
+    for n in range(3):
+        hass.bus.async_fire("ai_suggestion", {"n": n})
+    await hass.async_block_till_done()
+    assert _forwarded(mqtt_mock, "ai_suggestion") == []
+    bridge: BridgeConfigEntry = entry
+    assert bridge.runtime_data.publisher.outbox_size == 3
+    set_connected(hass, mqtt_mock, True)
+    await hass.async_block_till_done()
+    assert [p["data"]["n"] for p in _forwarded(mqtt_mock, "ai_suggestion")] == [
+        0,
+        1,
+        2,
+    ]
+    assert bridge.runtime_data.publisher.counters.published == 3
 
 
 async def test_state_changes_follow_the_entity_filter(
@@ -436,3 +459,53 @@ def test_json_safe_output_is_written_by_hass_encoder() -> None:
         json_bytes(json_safe(value))
     assert json_safe(2**64 - 1) == 2**64 - 1
     assert json_safe(datetime(2026, 12, 1, tzinfo=UTC)) == "2026-12-01T00:00:00+00:00"
+
+
+def test_json_safe_takes_the_text_of_a_failing_as_dict() -> None:
+    """An object whose as_dict raises is forwarded as its text."""
+
+    class Broken:
+        def as_dict(self) -> dict[str, Any]:
+            raise RuntimeError
+
+        def __str__(self) -> str:
+            return "broken"
+
+    assert json_safe({"x": Broken()}) == {"x": "broken"}
+
+
+async def test_unsafe_and_too_large_is_dropped_counted(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """Made safe, still over the payload limit: dropped and counted."""
+    entry = await setup_bridge(hass, **{CONF_FORWARD_EVENT_TYPES: ["big"]})
+    hass.bus.async_fire("big", {"n": 2**70, "blob": "x" * MAX_PAYLOAD_BYTES})
+    await hass.async_block_till_done()
+    assert _forwarded(mqtt_mock, "big") == []
+    counters = _forwarder(entry).counters
+    assert counters.dropped_by_reason == {"payload_too_large": 1}
+    assert counters.made_safe == 0
+
+
+async def test_only_the_newest_causes_are_remembered(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    entity_registry: er.EntityRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The contexts of the bridge entities' changes are bounded, oldest out."""
+    monkeypatch.setattr(
+        "custom_components.mqtt_event_bridge.forwarding.MAX_CAUSED_CONTEXTS", 3
+    )
+    entry = await setup_bridge(hass, **{CONF_FORWARD_EVENT_TYPES: ["chain"]})
+    discovered = entity_registry.async_get_or_create(
+        "event", "mqtt", f"mqtt_event_bridge_{entry.entry_id}_x_event"
+    )
+    await hass.async_block_till_done()
+    contexts = [Context() for _ in range(5)]
+    for n, context in enumerate(contexts):
+        hass.states.async_set(discovered.entity_id, str(n), context=context)
+    hass.bus.async_fire("chain", {"n": 0}, context=Context(parent_id=contexts[0].id))
+    hass.bus.async_fire("chain", {"n": 4}, context=Context(parent_id=contexts[4].id))
+    await hass.async_block_till_done()
+    assert [p["data"] for p in _forwarded(mqtt_mock, "chain")] == [{"n": 0}]
