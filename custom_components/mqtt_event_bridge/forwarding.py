@@ -35,7 +35,6 @@ from homeassistant.core import (
     valid_entity_id,
 )
 from homeassistant.helpers import entity_registry as er
-from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.entityfilter import (
     CONF_INCLUDE_DOMAINS,
     CONF_INCLUDE_ENTITIES,
@@ -51,12 +50,11 @@ from .const import (
     MAX_CAUSED_CONTEXTS,
     MAX_FORWARD_DEPTH,
     MAX_FORWARD_TEXT,
-    PUBLISHER_UPDATE_INTERVAL,
 )
 from .discovery import DiscoveryPublisher
 from .envelope import EnvelopeError, OutgoingEvent, build_event
 from .publisher import EventPublisher
-from .ratelimit import LogLimiter, TokenBucket
+from .ratelimit import LogLimiter, TokenBucket, Updates
 from .topics import event_topic
 
 _LOGGER = logging.getLogger(__name__)
@@ -208,14 +206,7 @@ class EventForwarder:
         self._caused: OrderedDict[str, None] = OrderedDict()
         self._own_entities: set[str] = set()
         self._unsubscribe: list[CALLBACK_TYPE] = []
-        self._listeners: list[CALLBACK_TYPE] = []
-        self._notify = Debouncer(
-            hass,
-            _LOGGER,
-            cooldown=PUBLISHER_UPDATE_INTERVAL,
-            immediate=True,
-            function=self._async_notify,
-        )
+        self._updates = Updates(hass, _LOGGER)
         self._rate_log = LogLimiter(_LOGGER)
         self._drop_log = LogLimiter(_LOGGER)
         self._safe_log = LogLimiter(_LOGGER)
@@ -253,18 +244,12 @@ class EventForwarder:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
-        self._notify.async_shutdown()
+        self._updates.async_shutdown()
 
     @callback
     def async_add_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
         """Call `update` (at most once a second) when the counters change."""
-        self._listeners.append(update)
-        return lambda: self._listeners.remove(update)
-
-    @callback
-    def _async_notify(self) -> None:
-        for update in self._listeners:
-            update()
+        return self._updates.async_add(update)
 
     @callback
     def _async_registry_updated(
@@ -335,7 +320,7 @@ class EventForwarder:
             self._discovery.async_submit(forward_type(event_type), outgoing)
         else:
             self._publisher.async_submit(outgoing)
-        self._notify.async_schedule_call()
+        self._updates.async_changed()
 
     @callback
     def _async_build(self, event: Event[Any]) -> OutgoingEvent | None:
@@ -392,4 +377,4 @@ class EventForwarder:
         self.counters.dropped += 1
         by_reason = self.counters.dropped_by_reason
         by_reason[reason] = by_reason.get(reason, 0) + 1
-        self._notify.async_schedule_call()
+        self._updates.async_changed()

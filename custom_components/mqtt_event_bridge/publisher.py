@@ -24,7 +24,6 @@ from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
@@ -42,6 +41,7 @@ from .const import (
     QOS_LEVELS,
 )
 from .envelope import OutgoingEvent
+from .ratelimit import Updates
 from .storage import async_load_store
 from .topics import topic_error
 from .waits import Outcome, ResponseWaits
@@ -226,14 +226,7 @@ class EventPublisher:
         self._saved_waiting = True
         self._save_pending = False
         self._store = outbox_store(hass, entry.entry_id)
-        self._listeners: list[CALLBACK_TYPE] = []
-        self._notify = Debouncer(
-            hass,
-            _LOGGER,
-            cooldown=PUBLISHER_UPDATE_INTERVAL,
-            immediate=True,
-            function=self._async_notify,
-        )
+        self._updates = Updates(hass, _LOGGER)
         self._unsubscribe: list[CALLBACK_TYPE] = []
         # When each recent event was accepted, to measure publish -> response.
         self._accepted_at: OrderedDict[str, float] = OrderedDict()
@@ -302,7 +295,7 @@ class EventPublisher:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
-        self._notify.async_shutdown()
+        self._updates.async_shutdown()
         # A snapshot here; turned into its saved form in a worker thread.
         waiting = tuple(self._outbox)
         await self._store.async_save(
@@ -312,8 +305,7 @@ class EventPublisher:
     @callback
     def async_add_listener(self, update: CALLBACK_TYPE) -> Callable[[], None]:
         """Call `update` (at most once a second) when counters or state change."""
-        self._listeners.append(update)
-        return lambda: self._listeners.remove(update)
+        return self._updates.async_add(update)
 
     @callback
     def async_submit(self, event: OutgoingEvent) -> None:
@@ -459,12 +451,7 @@ class EventPublisher:
         if not self._save_pending and (self._outbox or self._saved_waiting):
             self._save_pending = True
             self._store.async_delay_save(self._stored_outbox, PUBLISHER_UPDATE_INTERVAL)
-        self._notify.async_schedule_call()
-
-    @callback
-    def _async_notify(self) -> None:
-        for update in self._listeners:
-            update()
+        self._updates.async_changed()
 
     def _stored_outbox(self) -> list[StoredEvent]:
         """Give the saved outbox: in a worker thread to write, in the loop to load.

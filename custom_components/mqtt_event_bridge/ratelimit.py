@@ -1,8 +1,9 @@
 """Bounds on what an outside party can make the bridge do: log lines and state writes.
 
 Anything on the broker, or a misbehaving caller, can repeat the same problem
-thousands of times a second. The log says it once a minute with a count, and
-the response event entity fires at a bounded rate.
+thousands of times a second. The log says it once a minute with a count, the
+response event entity fires at a bounded rate, and entities that follow the
+bridge's counters are told of changes at most once a second.
 """
 
 from collections.abc import Callable
@@ -10,7 +11,10 @@ import logging
 import time
 from typing import Any
 
-from .const import LOG_INTERVAL
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.debounce import Debouncer
+
+from .const import LOG_INTERVAL, PUBLISHER_UPDATE_INTERVAL
 
 
 class LogLimiter:
@@ -71,3 +75,39 @@ class TokenBucket:
             return False
         self._tokens -= 1
         return True
+
+
+class Updates:
+    """Tell listeners of changes: at once after a quiet spell, then once a second."""
+
+    def __init__(self, hass: HomeAssistant, logger: logging.Logger) -> None:
+        """Nobody listens yet."""
+        self._listeners: list[CALLBACK_TYPE] = []
+        self._debouncer = Debouncer(
+            hass,
+            logger,
+            cooldown=PUBLISHER_UPDATE_INTERVAL,
+            immediate=True,
+            function=self._async_call,
+        )
+
+    @callback
+    def async_add(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call `update` on changes; return how to stop."""
+        self._listeners.append(update)
+        return lambda: self._listeners.remove(update)
+
+    @callback
+    def async_changed(self) -> None:
+        """Note a change: listeners hear of it now or at the end of the second."""
+        self._debouncer.async_schedule_call()
+
+    @callback
+    def async_shutdown(self) -> None:
+        """Tell nobody any more."""
+        self._debouncer.async_shutdown()
+
+    @callback
+    def _async_call(self) -> None:
+        for update in self._listeners:
+            update()

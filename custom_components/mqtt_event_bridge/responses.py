@@ -18,7 +18,6 @@ from typing import Any
 from homeassistant.components import mqtt
 from homeassistant.const import MAX_LENGTH_STATE_STATE
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers.debounce import Debouncer
 from homeassistant.util import dt as dt_util
 
 from .const import (
@@ -26,14 +25,13 @@ from .const import (
     MAX_RESPONSE_DEPTH,
     MAX_TTL,
     MIN_TTL,
-    PUBLISHER_UPDATE_INTERVAL,
     RECENT_RESPONSES,
     RESPONSE_EVENT_BURST,
     RESPONSE_EVENT_RATE,
     SUCCESS_STATUSES,
 )
 from .publisher import EventPublisher
-from .ratelimit import LogLimiter, TokenBucket
+from .ratelimit import LogLimiter, TokenBucket, Updates
 from .topics import responses_filter
 from .waits import ResponseWaits
 
@@ -243,16 +241,8 @@ class ResponseListener:
         self._qos = qos
         self._default_ttl = default_ttl
         self._publisher = publisher
-        self._listeners: list[CALLBACK_TYPE] = []
         self._response_listeners: list[Callable[[Response], None]] = []
-        # Sensors follow at most once a second, whatever the broker sends.
-        self._notify = Debouncer(
-            hass,
-            _LOGGER,
-            cooldown=PUBLISHER_UPDATE_INTERVAL,
-            immediate=True,
-            function=self._async_notify,
-        )
+        self._updates = Updates(hass, _LOGGER)
         self._events = TokenBucket(
             capacity=RESPONSE_EVENT_BURST, rate=RESPONSE_EVENT_RATE
         )
@@ -276,7 +266,7 @@ class ResponseListener:
         @callback
         def stop() -> None:
             unsubscribe()
-            self._notify.async_shutdown()
+            self._updates.async_shutdown()
 
         return stop
 
@@ -286,8 +276,7 @@ class ResponseListener:
 
         Right after the first message, then at most once a second.
         """
-        self._listeners.append(update)
-        return lambda: self._listeners.remove(update)
+        return self._updates.async_add(update)
 
     @callback
     def async_add_response_listener(
@@ -321,12 +310,7 @@ class ResponseListener:
             self._async_rejected(msg.topic, err.reason)
         else:
             self._async_accepted(response)
-        self._notify.async_schedule_call()
-
-    @callback
-    def _async_notify(self) -> None:
-        for update in self._listeners:
-            update()
+        self._updates.async_changed()
 
     @callback
     def _async_rejected(self, topic: str, reason: str) -> None:
