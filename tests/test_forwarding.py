@@ -370,6 +370,14 @@ async def test_forwarded_types_are_offered_only_when_asked(
     await hass.async_block_till_done()
     assert [p["data"] for p in _forwarded(mqtt_mock, "ai_suggestion")] == [{"n": 1}]
 
+    # Turned off again: withdrawn, not kept as a type once seen.
+    hass.config_entries.async_update_entry(
+        entry, options={CONF_FORWARD_EVENT_TYPES: ["ai_suggestion"]}
+    )
+    await hass.async_block_till_done()
+    bridge = hass.config_entries.async_get_entry(entry.entry_id)  # type: ignore[assignment]
+    assert "ha/ai_suggestion" not in bridge.runtime_data.discovery.event_types
+
 
 async def test_callers_cannot_publish_as_ha(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient
