@@ -81,6 +81,10 @@ MAX_RESPONSE_TIMEOUT: Final = 300
 # answered, the response (at most MAX_RESPONSE_BYTES).
 MAX_OPEN_WAITS: Final = 1_000
 
+# What HA's JSON encoder (orjson) can write: 64-bit integers, signed or not.
+JSON_INT_MIN: Final = -(2**63)
+JSON_INT_MAX: Final = 2**64 - 1
+
 # Responses arrive from anyone on the broker: a bounded size (topic and
 # payload together) keeps a flood of large messages from costing memory, and
 # keeps event attributes small.

@@ -47,6 +47,8 @@ from homeassistant.util import dt as dt_util
 from .const import (
     DOMAIN,
     FORWARD_TYPE_PREFIX,
+    JSON_INT_MAX,
+    JSON_INT_MIN,
     MAX_CAUSED_CONTEXTS,
     MAX_FORWARD_DEPTH,
     MAX_FORWARD_TEXT,
@@ -59,9 +61,6 @@ from .topics import event_topic
 
 _LOGGER = logging.getLogger(__name__)
 
-# What HA's JSON encoder (orjson) can write: 64-bit integers, signed or not.
-_INT_MIN = -(2**63)
-_INT_MAX = 2**64 - 1
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _GLOB = re.compile(r"[a-z0-9_.*?]+")
 
@@ -120,7 +119,7 @@ def json_safe(value: Any, depth: int = 0) -> Any:  # noqa: PLR0911 - one per kin
     if value is None or isinstance(value, bool | float):
         return value
     if isinstance(value, int):
-        return value if _INT_MIN <= value <= _INT_MAX else str(value)
+        return value if JSON_INT_MIN <= value <= JSON_INT_MAX else str(value)
     if isinstance(value, str):
         return _text(value)
     if isinstance(value, datetime | date | time):

@@ -21,6 +21,8 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
 from .const import (
+    JSON_INT_MAX,
+    JSON_INT_MIN,
     MAX_RESPONSE_BYTES,
     MAX_RESPONSE_DEPTH,
     MAX_TTL,
@@ -45,9 +47,6 @@ _OPTIONAL_TYPES: dict[str, tuple[type, ...]] = {
     "timestamp": (str,),
     "ttl": (int,),
 }
-# What HA's JSON encoder (orjson) can write: 64-bit integers, signed or not.
-_INT_MIN = -(2**63)
-_INT_MAX = 2**64 - 1
 
 
 class ResponseRejected(ValueError):  # noqa: N818 - it is an outcome, not a fault
@@ -83,7 +82,7 @@ def _finite_float(text: str) -> float:
 
 
 def _int_that_fits(text: str) -> int:
-    if not _INT_MIN <= (value := int(text)) <= _INT_MAX:
+    if not JSON_INT_MIN <= (value := int(text)) <= JSON_INT_MAX:
         raise ValueError(text)
     return value
 
