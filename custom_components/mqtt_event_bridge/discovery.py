@@ -75,9 +75,14 @@ def discovery_store(hass: HomeAssistant, entry_id: str) -> Store[StoredDiscovery
     return Store(hass, DISCOVERY_STORAGE_VERSION, f"{DOMAIN}.{entry_id}.discovery")
 
 
+# Every id discovery gives (devices, and the unique ids of their entities)
+# begins with this.
+DISCOVERY_ID_PREFIX = f"{DOMAIN}_"
+
+
 def device_identifier(entry_id: str) -> str:
     """Return the id of the MQTT device that holds the event types."""
-    return f"mqtt_event_bridge_{entry_id}"
+    return f"{DISCOVERY_ID_PREFIX}{entry_id}"
 
 
 def device_name(prefix: str) -> str:

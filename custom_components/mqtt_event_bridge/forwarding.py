@@ -53,7 +53,7 @@ from .const import (
     MAX_FORWARD_DEPTH,
     MAX_FORWARD_TEXT,
 )
-from .discovery import DiscoveryPublisher
+from .discovery import DISCOVERY_ID_PREFIX, DiscoveryPublisher
 from .envelope import EnvelopeError, OutgoingEvent, build_event
 from .publisher import EventPublisher
 from .ratelimit import LogLimiter, TokenBucket, Updates
@@ -146,7 +146,8 @@ def json_safe(value: Any, depth: int = 0) -> Any:  # noqa: PLR0911 - one per kin
 def _is_bridge_entity(entry: er.RegistryEntry) -> bool:
     """Tell the entities of any bridge: its own, and those its discovery made."""
     return entry.platform == DOMAIN or (
-        entry.platform == MQTT_DOMAIN and entry.unique_id.startswith(f"{DOMAIN}_")
+        entry.platform == MQTT_DOMAIN
+        and entry.unique_id.startswith(DISCOVERY_ID_PREFIX)
     )
 
 
