@@ -198,9 +198,13 @@ class EventForwarder:
             event_type: TokenBucket(capacity=settings.rate, rate=settings.rate)
             for event_type in settings.event_types
         }
+        # Each HA type's envelope type (ha/...) and topic, built once.
+        self._envelope_types = {
+            event_type: forward_type(event_type) for event_type in settings.event_types
+        }
         self._topics = {
-            event_type: event_topic(settings.prefix, forward_type(event_type))
-            for event_type in settings.event_types
+            event_type: event_topic(settings.prefix, envelope_type)
+            for event_type, envelope_type in self._envelope_types.items()
         }
         # Contexts of the bridge entities' state changes, newest kept.
         self._caused: OrderedDict[str, None] = OrderedDict()
@@ -313,17 +317,17 @@ class EventForwarder:
                 self._settings.rate,
             )
             return
-        if (outgoing := self._async_build(event)) is None:
+        if (outgoing := self._async_build(event_type, event)) is None:
             return
         self.counters.forwarded += 1
         if self._settings.discovery:
-            self._discovery.async_submit(forward_type(event_type), outgoing)
+            self._discovery.async_submit(self._envelope_types[event_type], outgoing)
         else:
             self._publisher.async_submit(outgoing)
         self._updates.async_changed()
 
     @callback
-    def _async_build(self, event: Event[Any]) -> OutgoingEvent | None:
+    def _async_build(self, event_type: str, event: Event[Any]) -> OutgoingEvent | None:
         """Wrap an event in the envelope; made safe, or dropped counted."""
         # No time_fired: this runs inside the bus's call, so the envelope's
         # timestamp is the time the event was fired.
@@ -332,7 +336,6 @@ class EventForwarder:
             "origin": event.origin.value,
             "context_id": event.context.id,
         }
-        event_type = str(event.event_type)
         try:
             return self._envelope(event_type, fields)
         except EnvelopeError as err:
@@ -348,14 +351,14 @@ class EventForwarder:
         self._safe_log.warning(
             "Forwarding %s: data HA's JSON encoder cannot write was made safe"
             " (large integers as text, deep nesting cut, invalid text replaced)",
-            event.event_type,
+            event_type,
         )
         return outgoing
 
     def _envelope(self, event_type: str, fields: dict[str, Any]) -> OutgoingEvent:
         return build_event(
             topic=self._topics[event_type],
-            event_type=forward_type(event_type),
+            event_type=self._envelope_types[event_type],
             data=fields,
             qos=self._settings.qos,
             ttl=self._settings.ttl,
