@@ -321,7 +321,8 @@ class MqttEventBridgeOptionsFlow(OptionsFlow):
             outbox_size = user_input[CONF_OUTBOX_SIZE]
             if not _whole_in(outbox_size, MIN_OUTBOX_SIZE, MAX_OUTBOX_SIZE):
                 errors[CONF_OUTBOX_SIZE] = "outbox_invalid"
-            event_types = [t.strip() for t in user_input[CONF_EVENT_TYPES] if t.strip()]
+            # In the order given, each once.
+            event_types = _items(user_input[CONF_EVENT_TYPES])
             if not all(map(is_valid_name, event_types)):
                 errors[CONF_EVENT_TYPES] = "invalid_event_types"
             lifetime = user_input[CONF_THUMBNAIL_LIFETIME]
@@ -340,8 +341,7 @@ class MqttEventBridgeOptionsFlow(OptionsFlow):
                     **_delivery_values(user_input),
                     CONF_OUTBOX_SIZE: int(outbox_size),
                     CONF_DISCOVERY: user_input[CONF_DISCOVERY],
-                    # In the order given, each once.
-                    CONF_EVENT_TYPES: list(dict.fromkeys(event_types)),
+                    CONF_EVENT_TYPES: event_types,
                     CONF_THUMBNAIL_LIFETIME: int(lifetime),
                 }
                 if base_url is not None:
