@@ -212,6 +212,56 @@ async def test_in_flight_is_bounded_and_ordered(
     assert publisher.last_latency_ms is not None
 
 
+def _sender_tasks(names: list[str]) -> int:
+    return sum(name.startswith("publish event") for name in names)
+
+
+async def test_busy_senders_send_the_backlog_without_new_tasks(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A burst costs at most MAX_IN_FLIGHT tasks: each sender sends on, in order.
+
+    Senders end once nothing is left to send: HA's wait for pending tasks
+    would never return otherwise.
+    """
+    release = asyncio.Event()
+
+    async def slow_publish(*_args: Any, **_kwargs: Any) -> None:
+        await release.wait()
+
+    mqtt_mock.async_publish.side_effect = slow_publish
+    started: list[str] = []
+    create_task = init_integration.async_create_task
+
+    def counting(
+        hass: HomeAssistant, target: Any, name: str | None = None, **kwargs: Any
+    ) -> Any:
+        started.append(name or "")
+        return create_task(hass, target, name, **kwargs)
+
+    monkeypatch.setattr(init_integration, "async_create_task", counting)
+    publisher = _publisher(init_integration)
+    ids = [await _publish(hass, n) for n in range(3 * MAX_IN_FLIGHT)]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert len(event_calls(mqtt_mock)) == MAX_IN_FLIGHT
+
+    release.set()
+    await hass.async_block_till_done()
+    assert [payload["event_id"] for _, payload, _, _ in published(mqtt_mock)] == ids
+    assert _sender_tasks(started) == MAX_IN_FLIGHT
+    assert (publisher.in_flight, publisher.outbox_size) == (0, 0)
+
+    # A later event, on a quiet outbox, gets a sender of its own.
+    await _publish(hass, 0)
+    await hass.async_block_till_done()
+    assert _sender_tasks(started) == MAX_IN_FLIGHT + 1
+    assert publisher.counters.published == 3 * MAX_IN_FLIGHT + 1
+
+
 async def test_outbox_is_saved_and_restored(
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,

@@ -1,13 +1,18 @@
 """Where accepted events wait for, and are handed to, HA's MQTT client.
 
 An action returns once its event is in the entry's outbox. While MQTT is
-connected the outbox drains at once: events start in order, each in a task of
-the entry, and several wait for their acknowledgement at the same time (HA's
-client passes a message to paho before its first await, so the order on the
-wire is the order of acceptance). While MQTT is disconnected, events wait;
-they leave the outbox as published, expired or overflowed, and one the client
-refused as failed. Nothing an HA client has taken is ever published again:
-paho retransmits QoS 1 and 2 messages by itself after a reconnect.
+connected the outbox drains at once: up to MAX_IN_FLIGHT events are taken, in
+order, and handed to senders, tasks of the entry that each send one and wait
+for its acknowledgement, then send the next taken one, until none is left. So
+several events wait for their acknowledgement at the same time, and a steady
+stream does not cost a task per event. HA's client passes a message to paho
+before its first await, and a sender sends the oldest taken event in one step,
+so the order on the wire is the order of acceptance.
+
+While MQTT is disconnected, events wait; they leave the outbox as published,
+expired or overflowed, and one the client refused as failed. Nothing an HA
+client has taken is ever published again: paho retransmits QoS 1 and 2
+messages by itself after a reconnect.
 """
 
 from collections import OrderedDict, deque
@@ -218,6 +223,10 @@ class EventPublisher:
         # Payload bytes waiting in the outbox.
         self._outbox_bytes = 0
         self._in_flight = 0
+        # Events taken from the outbox for sending (in flight, counted), in
+        # order; and senders waiting to start, each to send one of them.
+        self._taken: deque[_Waiting] = deque()
+        self._idle_senders = 0
         self._connected = False
         self._running = False
         self._failing = False
@@ -352,13 +361,13 @@ class EventPublisher:
 
     @callback
     def _async_dispatch(self) -> None:
-        """Send waiting events, oldest first, while the broker can take them.
+        """Take waiting events, oldest first, while the broker can take them.
 
-        Each send is a task that starts on the loop's next turn: the caller's
-        action returns at once, and no send ends (and calls this again) while
-        the loop below runs.
+        A sender starts on the loop's next turn: the caller's action returns
+        at once, and no send ends (and calls this again) while this runs. One
+        is started only for a taken event no idle sender will send.
         """
-        now = dt_util.utcnow()
+        now: datetime | None = None
         while (
             self._running
             and self._connected
@@ -367,17 +376,35 @@ class EventPublisher:
         ):
             waiting = self._outbox.popleft()
             self._outbox_bytes -= len(waiting.event.payload)
+            now = now or dt_util.utcnow()
             if waiting.event.expires_at <= now:
                 self.counters.expired += 1
                 self._waits.async_end(waiting.event.event_id, Outcome.EXPIRED)
                 continue
             self._in_flight += 1
+            self._taken.append(waiting)
+        while self._idle_senders < len(self._taken):
+            self._idle_senders += 1
             self._entry.async_create_task(
-                self._hass,
-                self._async_send(waiting),
-                "publish event",
-                eager_start=False,
+                self._hass, self._async_sender(), "publish events", eager_start=False
             )
+
+    async def _async_sender(self) -> None:
+        """Send taken events, one at a time, until none is left."""
+        try:
+            while self._taken:
+                waiting = self._taken.popleft()
+                self._idle_senders -= 1
+                try:
+                    await self._async_send(waiting)
+                finally:
+                    # Idle again: this sender sends the next event taken now.
+                    self._idle_senders += 1
+                    self._in_flight -= 1
+                    self._async_dispatch()
+                    self._async_changed()
+        finally:
+            self._idle_senders -= 1
 
     async def _async_send(self, waiting: _Waiting) -> None:
         event = waiting.event
@@ -407,10 +434,6 @@ class EventPublisher:
                 _LOGGER.info("Publishing to the broker works again")
             if event.qos > 0 and waiting.accepted_at is not None:
                 self.last_latency_ms = (time.monotonic() - waiting.accepted_at) * 1000
-        finally:
-            self._in_flight -= 1
-            self._async_dispatch()
-            self._async_changed()
 
     @callback
     def _async_failed(self, event: OutgoingEvent, err: Exception) -> None:
