@@ -264,6 +264,8 @@ def _raise_stopped(signum: int, _frame: FrameType | None) -> None:
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Longest delay before a stop signal is acted on, once Home Assistant is ready.
+SIGNAL_CHECK_INTERVAL = 0.5
 
 
 @contextmanager
@@ -323,7 +325,12 @@ def main() -> None:
             f" {CREDENTIALS.relative_to(ROOT)}.\nscripts/demo publishes sample events."
             " Ctrl-C (or closing the terminal) stops Home Assistant and the broker.\n"
         )
-        ha.wait()
+        # Short sleeps, not one ha.wait(): a signal that lands after Python's
+        # last check for signals and before the wait blocks does not interrupt
+        # that wait, and Home Assistant would run on. It is handled on the
+        # next wake-up instead.
+        while ha.poll() is None:
+            time.sleep(SIGNAL_CHECK_INTERVAL)
 
 
 if __name__ == "__main__":
