@@ -23,7 +23,7 @@ import inspect
 import logging
 import threading
 import time
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntry
@@ -92,8 +92,9 @@ class PublishCounters:
     failed: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class _Waiting:
+class _Waiting(NamedTuple):
+    """An event in the outbox; a named tuple, built on the path of every event."""
+
     event: OutgoingEvent
     # Monotonic time of acceptance; None for events restored after a restart.
     accepted_at: float | None
