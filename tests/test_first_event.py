@@ -116,7 +116,7 @@ async def test_released_once_ha_has_subscribed(
     await hass.async_block_till_done()
     assert _sent(mqtt_mock) == []
     [(topic, qos, subscribed)] = done
-    assert (topic, qos) == ("ha-ai/events/brand/new", 0)
+    assert (topic, qos) == ("ha-ai/events/brand/new", 1)
 
     subscribed()
     await hass.async_block_till_done()

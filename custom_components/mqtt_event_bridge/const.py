@@ -142,12 +142,14 @@ MAX_EVENT_TYPES: Final = 200
 # publish at the end of it, not one each.
 DISCOVERY_REPUBLISH_COOLDOWN: Final = 10.0
 # The QoS at which discovered event entities and triggers subscribe. They
-# listen to what this HA itself publishes: at QoS 1, HA would answer every
-# echoed event with a PUBACK of its own, a round of work per event and, with
-# Nagle on, a stall of HA's next PUBLISH by about 40 ms on a broker without
-# Nagle. QoS 0 loses nothing while HA is connected, and while it is not,
-# events wait in the outbox anyway.
-DISCOVERY_QOS: Final = 0
+# listen to what this HA itself publishes, so HA gets each event back (the
+# echo). At QoS 1, HA acknowledges each echo at once (its socket has Nagle
+# off, see nodelay.py), and that carries the TCP ACK for the echo. At QoS 0
+# HA does not answer the echo, its ACK comes late, and a broker with Nagle on
+# (mosquitto's default) held its PUBACK for HA's own QoS 1 publish behind
+# it: about 40 ms for every QoS 1 event of the bridge, and for HA's own
+# mqtt.publish to these topics.
+DISCOVERY_QOS: Final = 1
 # Events of a type offered for the first time wait until HA's new event
 # entity has subscribed to their topic, at most this long (seconds); where HA
 # cannot tell when a subscription is done, they wait the fixed time. Never
