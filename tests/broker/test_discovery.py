@@ -19,7 +19,7 @@ from pytest_homeassistant_custom_component.common import (
     async_mock_service,
 )
 
-from custom_components.mqtt_event_bridge.const import CONF_EVENT_TYPES
+from custom_components.mqtt_event_bridge.const import CONF_EVENT_TYPES, DISCOVERY_QOS
 from tests.broker.conftest import HOST, WAIT, Broker, Observer, async_wait_subscribed
 from tests.conftest import call_action, make_entry
 
@@ -113,7 +113,9 @@ async def test_discovered_entities_triggers_and_cleanup(
             }
         },
     )
-    await async_wait_subscribed(hass, "it/ai/events/suggestion/generated", 0)
+    await async_wait_subscribed(
+        hass, "it/ai/events/suggestion/generated", DISCOVERY_QOS
+    )
     await _until(
         lambda: (state := hass.states.get(SUGGESTION)) is not None
         and state.state == "unknown"
@@ -169,7 +171,9 @@ async def test_the_first_event_of_a_new_type_fires_its_entity(
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await _until(lambda: entity_registry.async_get(SUGGESTION) is not None)
-    await async_wait_subscribed(hass, "it/ai/events/suggestion/generated", 0)
+    await async_wait_subscribed(
+        hass, "it/ai/events/suggestion/generated", DISCOVERY_QOS
+    )
 
     new_entity = "event.mqtt_event_bridge_it_ai_events_brand_new"
     fired: list[str] = []

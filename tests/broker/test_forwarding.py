@@ -17,6 +17,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.mqtt_event_bridge.const import (
     CONF_FORWARD_DISCOVERY,
     CONF_FORWARD_EVENT_TYPES,
+    DISCOVERY_QOS,
 )
 from tests.broker.conftest import HOST, WAIT, Broker, Observer, async_wait_subscribed
 from tests.conftest import make_entry
@@ -86,7 +87,7 @@ async def test_forwarding_with_its_echo_does_not_loop(
     await _until(lambda: echo_entity() is not None)
     echo = echo_entity()
     assert echo is not None
-    await async_wait_subscribed(hass, STATE_TOPIC, 0)
+    await async_wait_subscribed(hass, STATE_TOPIC, DISCOVERY_QOS)
     await _until(lambda: (s := hass.states.get(echo)) and s.state == "unknown")
     # An automation on the echo entity, calling a service (a call_service).
     calls = async_mock_service(hass, "test", "fired")
