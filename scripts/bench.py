@@ -369,8 +369,16 @@ async def measure_interleaved(
     runs through every permutation of the senders, so that each follows each
     other one equally often: a sender is faster right after one that ran the
     same code (two identical bridges in a fixed order measured 5 % apart).
+
+    Also the event loop's CPU time per event (`loop_cpu_us`, its mean): from
+    the send to the end of the pause after it, so it holds the sender's work
+    after the event arrived (acknowledgements, counters) and its share of work
+    done once a second. It holds the benchmark's own work per event too, the
+    same for every sender: the difference between two senders is what one
+    costs Home Assistant more than the other, however busy the machine.
     """
     calls: dict[str, list[float]] = {name: [] for name, _ in senders}
+    cpu: dict[str, list[float]] = {name: [] for name, _ in senders}
     latencies: dict[str, list[float]] = {name: [] for name, _ in senders}
     runs = {name: f"{name}-{qos}-sequential" for name, _ in senders}
     bodies = {name: payloads(runs[name], n) for name, _ in senders}
@@ -379,6 +387,7 @@ async def measure_interleaved(
         for name, send in orders[seq % len(orders)]:
             run = runs[name]
             waiter = sub.waiter(run, seq)
+            cpu_before = time.thread_time()
             before = time.perf_counter()
             await send(run, seq, bodies[name][seq])
             calls[name].append(time.perf_counter() - before)
@@ -386,6 +395,7 @@ async def measure_interleaved(
                 await waiter.wait()
             latencies[name].append(sub.arrivals[run][seq] - before)
             await asyncio.sleep(SETTLE)
+            cpu[name].append(time.thread_time() - cpu_before)
     return [
         {
             "name": name,
@@ -394,6 +404,7 @@ async def measure_interleaved(
             "n": n,
             "caller_ms": summary(calls[name]),
             "e2e_ms": summary(latencies[name]),
+            "loop_cpu_us": statistics.mean(cpu[name]) * 1e6,
             "events_per_s": None,
             "received": len(sub.arrivals[runs[name]]),
             "duplicates": sub.counts[runs[name]] - len(sub.arrivals[runs[name]]),
@@ -1000,6 +1011,8 @@ def forward_ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
                     "e2e_p50_vs_eventstream": sequential[name]["e2e_ms"]["p50"]
                     / sequential[stream]["e2e_ms"]["p50"],
                     "e2e_p99_ms": sequential[name]["e2e_ms"]["p99"],
+                    "loop_cpu_more_us": sequential[name]["loop_cpu_us"]
+                    - sequential[stream]["loop_cpu_us"],
                     "burst_vs_eventstream": statistics.median(paired),
                     "burst_vs_eventstream_range": [paired[0], paired[-1]],
                     "fire_p50_us": statistics.median(fire) * 1000,
@@ -1013,6 +1026,8 @@ def print_row(r: dict[str, Any]) -> None:
     """One line of the table."""
     c, e = r["caller_ms"], r["e2e_ms"]
     rate = f"{r['events_per_s']:6.0f} ev/s | " if r["events_per_s"] else ""
+    if "loop_cpu_us" in r:
+        rate = f"loop cpu {r['loop_cpu_us']:4.0f} us/event | "
     mode = r["mode"] if "round" not in r else f"{r['mode'][:8]} {r['round']}"
     print(
         f"{r['broker']:<7} qos {r['qos']} {mode:<10} {r['name']:<31} "
@@ -1068,6 +1083,8 @@ def ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "e2e_p50_vs_action": seq_b["e2e_ms"]["p50"] / seq_a["e2e_ms"]["p50"],
                 "e2e_p50_vs_raw": seq_b["e2e_ms"]["p50"] / seq_r["e2e_ms"]["p50"],
                 "e2e_p99_ms": seq_b["e2e_ms"]["p99"],
+                "loop_cpu_more_than_action_us": seq_b["loop_cpu_us"]
+                - seq_a["loop_cpu_us"],
                 "burst_vs_action": run("burst", "bridge")["events_per_s"]
                 / run("burst", "mqtt.publish action")["events_per_s"],
                 "concurrent_vs_action": statistics.median(paired),
@@ -1133,7 +1150,8 @@ def main() -> int:
             f" of {args.rounds} rounds, {r['concurrent_vs_action_range'][0]:.2f}"
             f"-{r['concurrent_vs_action_range'][1]:.2f}),"
             f" x{r['burst_vs_raw']:.2f} of raw concurrent;"
-            f" caller p99 {r['caller_p99_ms']:.3f} ms"
+            f" caller p99 {r['caller_p99_ms']:.3f} ms;"
+            f" loop cpu per event {r['loop_cpu_more_than_action_us']:+.0f} us"
         )
     results["forward_ratios"] = forward_ratios(results)
     print(
@@ -1148,7 +1166,8 @@ def main() -> int:
             f" burst x{r['burst_vs_eventstream']:.2f} (median of {FORWARD_ROUNDS},"
             f" {r['burst_vs_eventstream_range'][0]:.2f}"
             f"-{r['burst_vs_eventstream_range'][1]:.2f}); fire p50"
-            f" {r['fire_p50_us']:.0f} us against {r['eventstream_fire_p50_us']:.0f} us"
+            f" {r['fire_p50_us']:.0f} us against {r['eventstream_fire_p50_us']:.0f} us;"
+            f" loop cpu per event {r['loop_cpu_more_us']:+.0f} us"
         )
     print(
         f"memory: HA RSS grew {results['ha_rss_growth_mb']:.1f} MB over the runs;"
