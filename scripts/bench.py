@@ -1136,6 +1136,11 @@ def main() -> int:
         " concurrent round of each sender into PATH.qos0.concurrent.bridge, ...",
     )
     args = parser.parse_args()
+    if args.outbox < args.n:
+        # The bench's bridges get an outbox of --outbox events; a burst from one
+        # loop fills it faster than it drains, and a full outbox drops its
+        # oldest event by design: the run would wait for events that never come.
+        parser.error("--outbox must be at least --n (the bursts would overflow it)")
     results = asyncio.run(run_bench(args))
     results["ratios"] = ratios(results)
     discovery = "on" if results["discovery"] else "off"
