@@ -215,7 +215,13 @@ async def _async_publish_camera_event(
         # The link is known once the snapshot is kept (bounded by the
         # snapshot's timeout): only a caller who asked for it waits.
         # Waiting never cancels the capture, even if the caller goes away.
-        await asyncio.wait({capture})
+        try:
+            await asyncio.wait({capture})
+        except asyncio.CancelledError:
+            # Gone before its wait began: nobody will wait for the answer.
+            if waits:
+                entry.runtime_data.waits.async_close(event.event_id)
+            raise
         thumbnail_url = (
             None
             if capture.cancelled() or capture.exception() is not None

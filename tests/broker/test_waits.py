@@ -5,12 +5,14 @@ from collections.abc import Iterator
 import json
 import threading
 
+from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant
 from paho.mqtt.client import Client, MQTTMessage
 from paho.mqtt.enums import CallbackAPIVersion
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.mqtt_event_bridge.nodelay import QuickAckRead
 from tests.broker.conftest import HOST, WAIT, Broker, async_wait_subscribed
 from tests.conftest import call_action, make_entry
 
@@ -55,14 +57,20 @@ def responder(mosquitto: Broker) -> Iterator[Client]:
 async def test_each_question_gets_its_answer(
     hass: HomeAssistant, mqtt_entry: MockConfigEntry, responder: Client, qos: int
 ) -> None:
-    """50 calls at once, each waiting: every one returns its own answer."""
+    """50 calls at once, each waiting: every one returns its own answer.
+
+    HA's reads flush delayed ACKs while the calls wait, and only then.
+    """
     entry = make_entry(prefix="it/ai", qos=qos)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await async_wait_subscribed(hass, "it/ai/responses/#", qos)
+    paho = hass.data[mqtt.DATA_MQTT].client._mqttc
+    reads = paho.loop_read
+    assert not isinstance(reads, QuickAckRead)
 
     async with asyncio.timeout(WAIT):
-        results = await asyncio.gather(
+        asking = asyncio.gather(
             *(
                 call_action(
                     hass,
@@ -76,8 +84,15 @@ async def test_each_question_gets_its_answer(
                 for n in range(50)
             )
         )
+        # The answers take a round trip through the broker; the waits open
+        # on the calls' first step.
+        while not entry.runtime_data.waits.open:
+            await asyncio.sleep(0)
+        assert isinstance(paho.loop_read, QuickAckRead)
+        results = await asking
     for n, result in enumerate(results):
         assert result["outcome"] == "answered"
         assert result["response"]["event_id"] == result["event_id"]
         assert result["response"]["answer"] == n * 2
     assert entry.runtime_data.waits.open == 0
+    assert paho.loop_read == reads
