@@ -95,6 +95,30 @@ async def test_an_event_is_forwarded_in_the_envelope(
     assert _forwarder(entry).counters.forwarded == 2
 
 
+@pytest.mark.parametrize("offered", [False, True])
+async def test_the_client_has_the_event_when_the_bus_call_returns(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, offered: bool
+) -> None:
+    """No turn of the loop between the event and HA's MQTT client, as eventstream.
+
+    With the type offered for discovery too, once its first event has waited
+    for HA's subscription.
+    """
+    options = {
+        CONF_FORWARD_EVENT_TYPES: ["ai_suggestion"],
+        CONF_FORWARD_DISCOVERY: offered,
+    }
+    await setup_bridge(hass, **options)
+    hass.bus.async_fire("ai_suggestion", {"n": 1})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert len(_forwarded(mqtt_mock, "ai_suggestion")) == 1
+    hass.bus.async_fire("ai_suggestion", {"n": 2})
+    assert [p["data"] for p in _forwarded(mqtt_mock, "ai_suggestion")] == [
+        {"n": 1},
+        {"n": 2},
+    ]
+
+
 async def test_the_readme_payload_is_what_goes_out(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient
 ) -> None:

@@ -76,6 +76,72 @@ async def test_disconnected_events_wait_and_flush_in_order(
     assert publisher.counters.published == 5
 
 
+@pytest.mark.parametrize("at_once", [True, False])
+async def test_at_once_the_client_has_the_event_before_submit_returns(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+    at_once: bool,
+) -> None:
+    """Connected, nothing waiting: `at_once` hands over within the call.
+
+    Without it (an action's event) the send starts on the loop's next turn.
+    """
+    publisher = _publisher(init_integration)
+    await hass.async_block_till_done()
+    event = _event(0)
+    publisher.async_submit(event, at_once=at_once)
+    assert len(published(mqtt_mock)) == (1 if at_once else 0)
+    assert publisher.in_flight == 1
+    await hass.async_block_till_done()
+    assert [payload["event_id"] for _, payload, _, _ in published(mqtt_mock)] == [
+        event.event_id
+    ]
+    assert (publisher.in_flight, publisher.counters.published) == (0, 1)
+
+
+async def test_a_new_event_never_passes_one_taken_before_it(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
+) -> None:
+    """Events taken from the outbox on reconnect go first, though not sent yet."""
+    publisher = _publisher(init_integration)
+    set_connected(hass, mqtt_mock, False)
+    await hass.async_block_till_done()
+    waiting = [_event(n) for n in range(3)]
+    for event in waiting:
+        publisher.async_submit(event)
+    set_connected(hass, mqtt_mock, True)
+    # Taken now; their senders start on the loop's next turn.
+    assert (publisher.in_flight, publisher.outbox_size) == (3, 0)
+    later = _event(3)
+    publisher.async_submit(later, at_once=True)
+    assert event_calls(mqtt_mock) == []
+    await hass.async_block_till_done()
+    assert [payload["event_id"] for _, payload, _, _ in published(mqtt_mock)] == [
+        event.event_id for event in (*waiting, later)
+    ]
+
+
+async def test_an_event_expired_when_submitted_is_counted_not_sent(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
+) -> None:
+    """An event that expired before it was submitted is not sent, even at once."""
+    publisher = _publisher(init_integration)
+    await hass.async_block_till_done()
+    stale = build_event(
+        topic="ha-ai/events/seq",
+        event_type="seq",
+        data={},
+        qos=1,
+        ttl=1,
+        now=dt_util.utcnow() - timedelta(seconds=2),
+    )
+    publisher.async_submit(stale, at_once=True)
+    await hass.async_block_till_done()
+    assert event_calls(mqtt_mock) == []
+    assert (publisher.counters.expired, publisher.counters.published) == (1, 0)
+
+
 async def test_waiting_events_hold_only_their_payload(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
 ) -> None:

@@ -267,7 +267,9 @@ class DiscoveryPublisher:
         return list(self._stored["published"])
 
     @callback
-    def async_submit(self, event_type: str, event: OutgoingEvent) -> None:
+    def async_submit(
+        self, event_type: str, event: OutgoingEvent, *, at_once: bool = False
+    ) -> None:
         """Hand an event to the outbox; those of a new type wait for HA to listen.
 
         HA's event entity for a new type subscribes only after it has read the
@@ -281,7 +283,7 @@ class DiscoveryPublisher:
         if (held := self._held.get(event_type)) is not None:
             held.events.append(event)
         else:
-            self.publisher.async_submit(event)
+            self.publisher.async_submit(event, at_once=at_once)
 
     @callback
     def async_release_held(self) -> None:

@@ -3,8 +3,10 @@
 Each picked type gets a bus listener that runs inside the bus's own call: it
 skips what the bridge itself caused, applies the type's rate limit (and, for
 `state_changed`, the entity filter), wraps the event in the usual envelope and
-hands it to the outbox, like an action's event. Nothing waits on the broker
-here; the outbox does the rest (TTL, order, outages, counters).
+hands it to the outbox, like an action's event; when nothing waits there, HA's
+MQTT client takes it within the bus's call, as mqtt_eventstream's would. Nothing
+waits for the broker here; the outbox does the rest (TTL, order, outages,
+counters).
 
 What the bridge causes, and so never forwards:
 - state changes of its own entities, and of the event entities its discovery
@@ -320,10 +322,14 @@ class EventForwarder:
         if (outgoing := self._async_build(event_type, event)) is None:
             return
         self.counters.forwarded += 1
+        # At once, like mqtt_eventstream: the bus's call includes the hand-over
+        # to HA's MQTT client, which saves a turn of the loop and its work.
         if self._settings.discovery:
-            self._discovery.async_submit(self._envelope_types[event_type], outgoing)
+            self._discovery.async_submit(
+                self._envelope_types[event_type], outgoing, at_once=True
+            )
         else:
-            self._publisher.async_submit(outgoing)
+            self._publisher.async_submit(outgoing, at_once=True)
         self._updates.async_changed()
 
     @callback

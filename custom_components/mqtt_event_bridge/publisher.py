@@ -4,10 +4,16 @@ An action returns once its event is in the entry's outbox. While MQTT is
 connected the outbox drains at once: up to MAX_IN_FLIGHT events are taken, in
 order, and handed to senders, tasks of the entry that each send one and wait
 for its acknowledgement, then send the next taken one, until none is left. So
-several events wait for their acknowledgement at the same time, and a steady
-stream does not cost a task per event. HA's client passes a message to paho
-before its first await, and a sender sends the oldest taken event in one step,
-so the order on the wire is the order of acceptance.
+several events wait for their acknowledgement at the same time, and a burst
+does not cost a task per event. HA's client passes a message to paho before
+its first await, and a sender sends its event in one step, so the order on the
+wire is the order of acceptance.
+
+A forwarded HA event may skip the outbox: while MQTT is connected and every
+event accepted earlier is with HA's client already, a sender starts with it
+inside the bus listener's call (an eager task), as mqtt_eventstream's publish
+does. An action's caller does not wait for that (its own time matters more
+than a few microseconds on the way to the broker).
 
 While MQTT is disconnected, events wait; they leave the outbox as published,
 expired or overflowed, and one the client refused as failed. Nothing an HA
@@ -318,12 +324,35 @@ class EventPublisher:
         return self._updates.async_add(update)
 
     @callback
-    def async_submit(self, event: OutgoingEvent) -> None:
-        """Accept an event; it goes to the broker without the caller waiting."""
+    def async_submit(self, event: OutgoingEvent, *, at_once: bool = False) -> None:
+        """Accept an event; it goes to the broker without the caller waiting.
+
+        With `at_once`, HA's client takes it within this call when nothing
+        accepted earlier waits to be handed over.
+        """
         accepted_at = time.monotonic()
         self._accepted_at[event.event_id] = accepted_at
         if len(self._accepted_at) > MAX_TRACKED_EVENTS:
             self._accepted_at.popitem(last=False)
+        if (
+            at_once
+            and not self._outbox
+            and not self._taken
+            and self._connected
+            and self._running
+            and self._in_flight < MAX_IN_FLIGHT
+            and event.expires_at > dt_util.utcnow()
+        ):
+            # Every event accepted earlier is with the client already: this
+            # one goes to it now, in this call, still in order.
+            self._in_flight += 1
+            self._entry.async_create_task(
+                self._hass,
+                self._async_sender(_Waiting(event, accepted_at)),
+                "publish events",
+            )
+            self._async_changed()
+            return
         size = len(event.payload)
         while self._outbox and (
             len(self._outbox) >= self._outbox_size
@@ -390,15 +419,22 @@ class EventPublisher:
                 self._hass, self._async_sender(), "publish events", eager_start=False
             )
 
-    async def _async_sender(self) -> None:
-        """Send taken events, one at a time, until none is left."""
+    async def _async_sender(self, first: _Waiting | None = None) -> None:
+        """Send `first` if given, then taken events, one at a time, until none is left.
+
+        A sender given `first` (an event that never waited in the outbox)
+        starts busy; one started by `_async_dispatch` starts idle.
+        """
+        waiting = first
         try:
-            while self._taken:
-                waiting = self._taken.popleft()
-                self._idle_senders -= 1
+            while waiting is not None or self._taken:
+                if waiting is None:
+                    waiting = self._taken.popleft()
+                    self._idle_senders -= 1
                 try:
                     await self._async_send(waiting)
                 finally:
+                    waiting = None
                     # Idle again: this sender sends the next event taken now.
                     self._idle_senders += 1
                     self._in_flight -= 1
