@@ -122,26 +122,6 @@ async def test_a_new_event_never_passes_one_taken_before_it(
     ]
 
 
-async def test_an_event_expired_when_submitted_is_counted_not_sent(
-    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
-) -> None:
-    """An event that expired before it was submitted is not sent, even at once."""
-    publisher = _publisher(init_integration)
-    await hass.async_block_till_done()
-    stale = build_event(
-        topic="ha-ai/events/seq",
-        event_type="seq",
-        data={},
-        qos=1,
-        ttl=1,
-        now=dt_util.utcnow() - timedelta(seconds=2),
-    )
-    publisher.async_submit(stale, at_once=True)
-    await hass.async_block_till_done()
-    assert event_calls(mqtt_mock) == []
-    assert (publisher.counters.expired, publisher.counters.published) == (1, 0)
-
-
 async def test_waiting_events_hold_only_their_payload(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
 ) -> None:
