@@ -9,6 +9,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from paho.mqtt.client import Client
 from paho.mqtt.enums import CallbackAPIVersion
+import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_mock_service,
@@ -17,8 +18,10 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.mqtt_event_bridge.const import (
     CONF_FORWARD_DISCOVERY,
     CONF_FORWARD_EVENT_TYPES,
+    CONF_FORWARD_RATE,
     DISCOVERY_QOS,
 )
+from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
 from tests.broker.conftest import HOST, WAIT, Broker, Observer, async_wait_subscribed
 from tests.conftest import make_entry
 
@@ -141,3 +144,35 @@ async def test_forwarding_with_its_echo_does_not_loop(
         other.loop_stop()
     assert [p["event_id"] for _, p in seen] == [f"other-{n}" for n in range(5)]
     assert len(calls) - before == 4 + 5
+
+
+@pytest.mark.parametrize("qos", [0, 1])
+async def test_forwarded_events_arrive_complete_and_in_order(
+    hass: HomeAssistant, mqtt_entry: MockConfigEntry, observer: Observer, qos: int
+) -> None:
+    """A burst fired in one go, then events one at a time: all arrive, in order.
+
+    The first events of the burst, and each one fired on its own, reach HA's
+    client within the bus's call; the rest of the burst waits its turn in the
+    outbox behind them.
+    """
+    mock_entry = make_entry(qos=qos)
+    mock_entry.add_to_hass(hass)
+    entry: BridgeConfigEntry = mock_entry
+    hass.config_entries.async_update_entry(
+        entry,
+        options={CONF_FORWARD_EVENT_TYPES: ["ai_suggestion"], CONF_FORWARD_RATE: 1000},
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    for n in range(200):
+        hass.bus.async_fire("ai_suggestion", {"n": n})
+    for n in range(200, 220):
+        hass.bus.async_fire("ai_suggestion", {"n": n})
+        await asyncio.sleep(0.01)
+    received = [await observer.async_next() for _ in range(220)]
+    assert {message.topic for message in received} == {"ha-ai/events/ha/ai_suggestion"}
+    assert {message.qos for message in received} == {qos}
+    payloads = [json.loads(message.payload) for message in received]
+    assert [payload["data"]["n"] for payload in payloads] == list(range(220))
+    await _until(lambda: entry.runtime_data.publisher.counters.published == 220)
+    assert entry.runtime_data.publisher.in_flight == 0
