@@ -58,6 +58,7 @@ def make_entry(prefix: str = "ha-ai", qos: int = 1, ttl: int = 30) -> MockConfig
 VERSION_DEPENDENT_FIELDS = (
     "aliases",
     "capabilities",
+    "compat_name",
     "object_id_base",
     "suggested_object_id",
 )
