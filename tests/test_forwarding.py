@@ -1,5 +1,6 @@
 """Forwarding HA's own events, against PHACC's mocked MQTT client."""
 
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 import json
 import logging
@@ -504,6 +505,102 @@ def test_json_safe_takes_the_text_of_a_failing_as_dict() -> None:
             return "broken"
 
     assert json_safe({"x": Broken()}) == {"x": "broken"}
+
+
+class _NoText:
+    """An object whose text cannot be had: str() raises."""
+
+    def __str__(self) -> str:
+        raise RuntimeError
+
+
+class _RaisingMeta(type):
+    def __getattr__(cls, name: str) -> Any:
+        raise RuntimeError(name)
+
+
+class _NoTypeLookup(metaclass=_RaisingMeta):
+    """Looking anything up on its type raises."""
+
+    def __str__(self) -> str:
+        return "no lookup"
+
+
+def test_json_safe_never_raises() -> None:
+    """Objects that fail at every step still become what HA's encoder writes."""
+
+    class NoDict(_NoText):
+        def as_dict(self) -> dict[str, Any]:
+            raise RuntimeError
+
+    class NoItems(Mapping[str, Any]):
+        def __getitem__(self, key: str) -> Any:
+            raise RuntimeError
+
+        def __iter__(self) -> Iterator[str]:
+            raise RuntimeError
+
+        def __len__(self) -> int:
+            return 1
+
+        def __str__(self) -> str:
+            return "no items"
+
+    class AsksAnything:
+        def __getattr__(self, name: str) -> Any:
+            raise RuntimeError(name)
+
+        def __str__(self) -> str:
+            return "asks"
+
+    class Itself:
+        def as_dict(self) -> "Itself":
+            return self
+
+    # Python writes at most 4,300 digits of an integer (by default).
+    huge = 10**5000
+    value = {
+        "no_text": _NoText(),
+        "no_dict": NoDict(),
+        "no_items": NoItems(),
+        "asks": AsksAnything(),
+        "itself": Itself(),
+        "no_lookup": _NoTypeLookup(),
+        "huge": huge,
+        "-huge": -huge,
+        _NoText(): "key without text",
+    }
+    safe = json_safe(value)
+    json_bytes(safe)
+    assert safe == {
+        "no_text": "<unprintable _NoText object>",
+        "no_dict": "<unprintable NoDict object>",
+        "no_items": "no items",
+        "asks": "asks",
+        # as_dict gives itself at every level, down to the depth limit.
+        "itself": None,
+        "no_lookup": "no lookup",
+        "huge": f"<integer of {huge.bit_length()} bits>",
+        "-huge": f"<negative integer of {huge.bit_length()} bits>",
+        "<unprintable _NoText object>": "key without text",
+    }
+
+
+async def test_data_that_fails_every_step_is_forwarded_counted(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """Not a crash in the bus's call, not a silent drop: made safe and forwarded."""
+    entry = await setup_bridge(hass, **{CONF_FORWARD_EVENT_TYPES: ["odd"]})
+    hass.bus.async_fire("odd", {"x": _NoText(), "n": 10**5000, "t": _NoTypeLookup()})
+    await hass.async_block_till_done()
+    [payload] = _forwarded(mqtt_mock, "odd")
+    assert payload["data"] == {
+        "x": "<unprintable _NoText object>",
+        "n": f"<integer of {(10**5000).bit_length()} bits>",
+        "t": "no lookup",
+    }
+    counters = _forwarder(entry).counters
+    assert (counters.forwarded, counters.made_safe, counters.dropped) == (1, 1, 0)
 
 
 async def test_unsafe_and_too_large_is_dropped_counted(
