@@ -553,6 +553,9 @@ async def test_link_that_would_overflow_the_payload(
     [
         ({"confidence": 100.5}, "out_of_range", {"field": "confidence"}),
         ({"confidence": -1}, "out_of_range", {"field": "confidence"}),
+        # Past a float's range: float() itself would raise.
+        ({"confidence": 10**400}, "out_of_range", {"field": "confidence"}),
+        ({"ai_confidence": -(10**400)}, "out_of_range", {"field": "ai_confidence"}),
         ({"ai_confidence": 150}, "out_of_range", {"field": "ai_confidence"}),
         ({"description": "  "}, "empty_field", {"field": "description"}),
         ({"source_type": ""}, "empty_field", {"field": "source_type"}),

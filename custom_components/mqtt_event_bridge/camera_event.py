@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 import logging
+import math
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +70,9 @@ def _number(value: Any) -> float:
     """Read a number, or text that reads as one; a boolean is no confidence."""
     if isinstance(value, bool):
         raise vol.Invalid("expected a number")
+    if isinstance(value, int) and abs(value) > sys.float_info.max:
+        # float() would raise; as infinity it is refused as out of range.
+        return math.inf if value > 0 else -math.inf
     return float(vol.Coerce(float)(value))
 
 
