@@ -132,3 +132,32 @@ async def test_counters_survive_a_restart(
         # A measurement, not a counter: it shows the outbox now.
         "outbox_size": "0",
     }
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("12", "12"),
+        ("12.0", "12"),
+        ("inf", "0"),
+        ("nan", "0"),
+        ("-3", "0"),
+        ("2.5", "0"),
+        ("1e300", "0"),
+        (str(2**64), "0"),
+        ("twelve", "0"),
+    ],
+)
+async def test_only_a_count_is_restored(
+    hass: HomeAssistant,
+    only_platform: list[Platform],
+    mqtt_mock: MqttMockHAClient,
+    stored: str,
+    shown: str,
+) -> None:
+    """A saved state that no counter shows (an edited file) restores nothing."""
+    mock_restore_cache(hass, [State(f"{PREFIX}events_forwarded", stored)])
+    await _setup(hass, make_entry(), Platform.SENSOR, only_platform)
+    state = hass.states.get(f"{PREFIX}events_forwarded")
+    assert state is not None
+    assert state.state == shown

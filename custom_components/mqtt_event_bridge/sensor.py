@@ -1,7 +1,6 @@
 """Sensors: what the response topics told, and how publishing goes."""
 
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 from homeassistant.helpers.typing import StateType
 
+from .const import JSON_INT_MAX
 from .entity import BridgeEntity
 from .forwarding import ForwardCounters
 from .models import BridgeConfigEntry, BridgeRuntimeData
@@ -190,6 +190,21 @@ async def async_setup_entry(
     async_add_entities(BridgeSensor(entry, description) for description in SENSORS)
 
 
+def _stored_count(state: str) -> int | None:
+    """Read a saved counter; None for what no counter shows.
+
+    That is "unknown" and "unavailable", and what only an edited file holds:
+    fractions, infinity, negative numbers, and numbers HA's JSON encoder
+    could not write back (diagnostics) once counted on.
+    """
+    try:
+        value = float(state)
+        count = int(value)
+    except (ValueError, OverflowError):  # not a number; NaN; infinity
+        return None
+    return count if count == value and 0 <= count <= JSON_INT_MAX else None
+
+
 class BridgeSensor(BridgeEntity, SensorEntity, RestoreEntity):
     """A sensor that shows one part of the bridge's state."""
 
@@ -207,10 +222,12 @@ class BridgeSensor(BridgeEntity, SensorEntity, RestoreEntity):
         """Restore a counter, then follow the state it shows."""
         await super().async_added_to_hass()
         description = self.entity_description
-        if description.restore_fn and (last := await self.async_get_last_state()):
-            # "unknown" or "unavailable" leave nothing to restore.
-            with suppress(ValueError):
-                description.restore_fn(self._data, int(float(last.state)))
+        if (
+            description.restore_fn
+            and (last := await self.async_get_last_state())
+            and (count := _stored_count(last.state)) is not None
+        ):
+            description.restore_fn(self._data, count)
         self.async_on_remove(
             description.follow_fn(self._data, self.async_write_ha_state)
         )
