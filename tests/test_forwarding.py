@@ -270,6 +270,41 @@ async def test_a_new_bridge_entity_is_known_at_once(
     ]
 
 
+async def test_bridge_entities_are_followed_through_renames_and_removal(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, entity_registry: er.EntityRegistry
+) -> None:
+    """Renamed, a bridge entity stays the bridge's; not its old id, nor one removed."""
+    entry = await setup_bridge(hass, **{CONF_FORWARD_EVENT_TYPES: ["state_changed"]})
+    made = entity_registry.async_get_or_create(
+        "event",
+        "mqtt",
+        f"mqtt_event_bridge_{entry.entry_id}_made",
+        suggested_object_id="made",
+    )
+    other = entity_registry.async_get_or_create(
+        "light", "hue", "1", suggested_object_id="hue"
+    )
+    entity_registry.async_update_entity(made.entity_id, new_entity_id="event.renamed")
+    await hass.async_block_till_done()
+
+    def changes(*entity_ids: str) -> None:
+        for entity_id in entity_ids:
+            hass.states.async_set(entity_id, "x")
+
+    changes("event.renamed", "event.made", other.entity_id)
+    await hass.async_block_till_done()
+    entity_registry.async_remove("event.renamed")
+    await hass.async_block_till_done()
+    hass.states.async_set("event.renamed", "y")
+    await hass.async_block_till_done()
+    assert [p["data"]["entity_id"] for p in _forwarded(mqtt_mock, "state_changed")] == [
+        # The old id now belongs to no bridge entity.
+        "event.made",
+        other.entity_id,
+        "event.renamed",
+    ]
+
+
 async def test_data_json_cannot_write_is_made_safe(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -289,10 +289,23 @@ class EventForwarder:
 
     @callback
     def _async_registry_updated(
-        self, _event: Event[er.EventEntityRegistryUpdatedData]
+        self, event: Event[er.EventEntityRegistryUpdatedData]
     ) -> None:
-        # Rare (entities added, renamed, removed): the set is built again.
-        self._async_know_own_entities()
+        # Only the entity the event names is looked at: an integration that
+        # adds hundreds of entities fires one event for each.
+        data = event.data
+        if data["action"] == "update" and "old_entity_id" in data:
+            self._own_entities.discard(data["old_entity_id"])
+        entity_id = data["entity_id"]
+        entry = (
+            None
+            if data["action"] == "remove"
+            else er.async_get(self._hass).async_get(entity_id)
+        )
+        if entry is not None and _is_bridge_entity(entry):
+            self._own_entities.add(entity_id)
+        else:
+            self._own_entities.discard(entity_id)
 
     @callback
     def _async_know_own_entities(self) -> None:
