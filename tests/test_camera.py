@@ -3,9 +3,11 @@
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from fractions import Fraction
 from http import HTTPStatus
 import json
 import logging
+import math
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,6 +25,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 from syrupy.assertion import SnapshotAssertion
+import voluptuous as vol
 
 from custom_components.mqtt_event_bridge import camera_event, envelope
 from custom_components.mqtt_event_bridge.const import (
@@ -594,6 +597,17 @@ async def test_bad_values_are_refused(
     await hass.async_block_till_done()
     assert event_calls(mqtt_mock) == []
     assert cameras["front_door"].snapshots == 0
+
+
+def test_read_number() -> None:
+    """Numbers and their text; past a float's range, infinity or refused."""
+    assert camera_event.read_number("87.5") == 87.5
+    assert camera_event.read_number(87) == 87.0
+    assert camera_event.read_number(10**400) == math.inf
+    assert camera_event.read_number(-(10**400)) == -math.inf
+    for refused in (True, "high", Fraction(10**400, 3)):
+        with pytest.raises(vol.Invalid):
+            camera_event.read_number(refused)
 
 
 @pytest.mark.usefixtures("init_integration")

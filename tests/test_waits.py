@@ -215,7 +215,20 @@ async def test_beyond_the_limit_of_waits_nothing_is_published(
     await asyncio.gather(*tasks)
 
 
-@pytest.mark.parametrize("seconds", [0, 0.5, 301, "soon"])
+@pytest.mark.parametrize(
+    # 10**400 is past a float's range (YAML reads such an integer as it is).
+    "seconds",
+    [
+        0,
+        0.5,
+        301,
+        "soon",
+        True,
+        float("nan"),
+        pytest.param(10**400, id="10**400"),
+        "1e400",
+    ],
+)
 async def test_timeout_out_of_range_is_refused(
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,

@@ -22,7 +22,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
-from .camera_event import CAMERA_FIELDS, camera_fields
+from .camera_event import CAMERA_FIELDS, camera_fields, read_number
 from .const import (
     ATTR_DATA,
     ATTR_EVENT_ID,
@@ -78,7 +78,7 @@ _COMMON_FIELDS: dict[vol.Marker, Any] = {
     vol.Optional(ATTR_TTL): vol.All(whole_number, vol.Range(min=MIN_TTL, max=MAX_TTL)),
     vol.Optional(CONF_CONFIG_ENTRY_ID): cv.string,
     vol.Optional(ATTR_RESPONSE_TIMEOUT): vol.All(
-        vol.Coerce(float),
+        read_number,
         vol.Range(min=MIN_RESPONSE_TIMEOUT, max=MAX_RESPONSE_TIMEOUT),
     ),
 }

@@ -66,14 +66,20 @@ MAX_PERCENT = 100
 _CAMERA_CALL_LIMIT = 86_400
 
 
-def _number(value: Any) -> float:
-    """Read a number, or text that reads as one; a boolean is no confidence."""
+def read_number(value: Any) -> float:
+    """Read a number, or text that reads as one; a boolean is no number here.
+
+    An integer past a float's range reads as infinity, for the range check
+    that follows to refuse (float() itself would raise OverflowError).
+    """
     if isinstance(value, bool):
         raise vol.Invalid("expected a number")
     if isinstance(value, int) and abs(value) > sys.float_info.max:
-        # float() would raise; as infinity it is refused as out of range.
         return math.inf if value > 0 else -math.inf
-    return float(vol.Coerce(float)(value))
+    try:
+        return float(vol.Coerce(float)(value))
+    except OverflowError as err:  # a Fraction, say, from a Python caller
+        raise vol.Invalid("expected a number within a float's range") from err
 
 
 # Shapes only; values are checked by `camera_fields`, whose errors are translated.
@@ -83,9 +89,9 @@ CAMERA_FIELDS: dict[vol.Marker, Any] = {
     vol.Optional(ATTR_CAMERA_NAME): cv.string,
     **{vol.Required(key): cv.string for key in REQUIRED_TEXT},
     vol.Required(OBJECTS_DETECTED): vol.All(cv.ensure_list, [cv.string]),
-    **{vol.Required(key): _number for key in REQUIRED_PERCENT},
+    **{vol.Required(key): read_number for key in REQUIRED_PERCENT},
     **{vol.Optional(key): cv.string for key in OPTIONAL_TEXT},
-    **{vol.Optional(key): _number for key in OPTIONAL_PERCENT},
+    **{vol.Optional(key): read_number for key in OPTIONAL_PERCENT},
     vol.Optional(IS_DOORBELL_RING): cv.boolean,
     vol.Optional(ATTR_THUMBNAIL_URL): cv.string,
 }
