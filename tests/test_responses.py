@@ -120,6 +120,34 @@ async def test_failed_status_counts_as_failure(hass: HomeAssistant) -> None:
 
 
 @pytest.mark.usefixtures("init_integration")
+async def test_a_response_cannot_set_attributes_with_a_meaning(
+    hass: HomeAssistant,
+) -> None:
+    """Name, picture, icon, location and the like stay out of the event's attributes."""
+    meaningful = {
+        "friendly_name": "Front door unlocked",
+        "entity_picture": "https://tracker.example/pixel.png",
+        "icon": "mdi:lock-open",
+        "latitude": 48.85,
+        "longitude": 2.35,
+        "gps_accuracy": 5,
+        "entity_id": ["lock.front_door"],
+        "unit_of_measurement": "%",
+        "device_class": "doorbell",
+        "state_class": "measurement",
+    }
+    _fire(hass, {"automation_id": "a", "status": "success", "note": "n", **meaningful})
+    await _settle(hass)
+    event = hass.states.get(EVENT)
+    assert event is not None
+    assert event.attributes["note"] == "n"
+    # Absent, or the entity's own (its name).
+    for key, value in meaningful.items():
+        assert event.attributes.get(key) != value, key
+    assert event.attributes["friendly_name"] == "MQTT Event Bridge ha-ai Response"
+
+
+@pytest.mark.usefixtures("init_integration")
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [

@@ -12,20 +12,37 @@ PARALLEL_UPDATES = 0
 
 EVENT_SUCCESS = "success"
 EVENT_FAILURE = "failure"
-# Keys HA gives a meaning of its own; a response may not overwrite them.
+# Attributes HA or its frontend give a meaning of their own, whatever the
+# entity: a response may not set them. The frontend's list of such names
+# (STATE_ATTRIBUTES), the event entity's own, and a location, which would put
+# the entity on the map (and in distance and closest() in templates).
 _RESERVED_ATTRIBUTES = frozenset(
     {
+        "assumed_state",
+        "attribution",
+        "custom_ui_more_info",
+        "custom_ui_state_card",
+        "device_class",
+        "editable",
+        "emulated_hue",
+        "emulated_hue_name",
+        "entity_id",
+        "entity_picture",
         "event_type",
         "event_types",
         "friendly_name",
+        "gps_accuracy",
+        "haaska_hidden",
+        "haaska_name",
         "icon",
-        "entity_picture",
-        "device_class",
-        "unit_of_measurement",
-        "assumed_state",
-        "attribution",
-        "supported_features",
+        "initial_state",
+        "last_reset",
+        "latitude",
+        "longitude",
         "restored",
+        "state_class",
+        "supported_features",
+        "unit_of_measurement",
     }
 )
 
