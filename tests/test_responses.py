@@ -4,6 +4,7 @@ import asyncio
 from datetime import timedelta, timezone
 import json
 import logging
+import random
 from typing import Any
 
 from homeassistant.const import EVENT_STATE_CHANGED
@@ -28,6 +29,10 @@ from custom_components.mqtt_event_bridge.const import (
 )
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
 from custom_components.mqtt_event_bridge.ratelimit import TokenBucket
+from custom_components.mqtt_event_bridge.responses import (
+    ResponseRejected,
+    parse_response,
+)
 from tests.conftest import call_action
 
 LAST = "sensor.mqtt_event_bridge_ha_ai_last_response"
@@ -415,6 +420,85 @@ async def test_what_is_accepted_can_be_written_by_ha(
     }
     assert saved[EVENT]["state"]["attributes"]["big"] == 2**64 - 1
     assert saved[LAST]["state"]["state"] == "s" * 255
+
+
+# JSON texts a hostile publisher might send, as they go on the wire.
+_HOSTILE_VALUES = (
+    "0",
+    "-0",
+    "1.5",
+    "1e308",
+    "1e400",
+    "-1e400",
+    "4.9e-324",
+    "9223372036854775807",
+    "18446744073709551615",
+    "18446744073709551616",
+    "-9223372036854775809",
+    "123456789012345678901234567890",
+    "true",
+    "null",
+    "NaN",
+    "Infinity",
+    '"ok"',
+    '""',
+    '"\\u0000"',
+    '"\\ud800"',
+    '"\\udfff\\ud800"',
+    '"\\ud83d\\ude00"',
+    '"2026-12-01T10:00:00Z"',
+    '"2026-02-30T10:00:00"',
+    '"9999-12-31T23:59:59+00:00"',
+)
+_HOSTILE_KEYS = (
+    '"automation_id"',
+    '"status"',
+    '"event_id"',
+    '"message"',
+    '"duration_ms"',
+    '"timestamp"',
+    '"ttl"',
+    '"x"',
+    '"\\ud800"',
+    '""',
+)
+
+
+def _random_json(rng: random.Random, depth: int = 0) -> str:
+    roll = rng.random()
+    if depth > 20 or roll < 0.45:
+        return rng.choice(_HOSTILE_VALUES)
+    if roll < 0.7:
+        items = ",".join(_random_json(rng, depth + 1) for _ in range(rng.randint(0, 3)))
+        return f"[{items}]"
+    pairs = ",".join(
+        f"{rng.choice(_HOSTILE_KEYS)}:{_random_json(rng, depth + 1)}"
+        for _ in range(rng.randint(0, 4))
+    )
+    return f"{{{pairs}}}"
+
+
+def test_random_payloads_are_refused_or_writable() -> None:
+    """Seeded random responses: each is rejected, or HA's encoder writes all of it."""
+    rng = random.Random(20261201)  # noqa: S311 - a repeatable test, not a secret
+    now = dt_util.utcnow()
+    accepted = 0
+    for _ in range(3_000):
+        fields = ['"automation_id":"a"', '"status":"ok"']
+        fields += [
+            f"{rng.choice(_HOSTILE_KEYS)}:{_random_json(rng, 1)}"
+            for _ in range(rng.randint(0, 5))
+        ]
+        rng.shuffle(fields)
+        raw = ("{" + ",".join(fields) + "}").encode()
+        try:
+            response = parse_response(TOPIC, raw, default_ttl=30, now=now)
+        except ResponseRejected:
+            continue
+        accepted += 1
+        json_bytes(response.payload)
+    # Both sides are exercised.
+    assert 300 < accepted < 2_700
 
 
 async def test_retained_responses_are_skipped(
