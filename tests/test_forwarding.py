@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import json
 import logging
 from pathlib import Path
+import random
 import re
 from typing import Any
 
@@ -619,6 +620,44 @@ def test_json_safe_never_raises() -> None:
         "-huge": f"<negative integer of {huge.bit_length()} bits>",
         "<unprintable _NoText object>": "key without text",
     }
+
+
+def test_json_safe_random_structures() -> None:
+    """Seeded random nests of odd values: HA's encoder writes every result."""
+    rng = random.Random(20261201)  # noqa: S311 - a repeatable test, not a secret
+    leaves: list[Any] = [
+        2**64,
+        -(2**63) - 1,
+        10**5000,
+        float("nan"),
+        float("inf"),
+        "\ud800",
+        "ok",
+        b"bytes",
+        None,
+        True,
+        datetime(2026, 12, 1, tzinfo=UTC),
+        Context(),
+        State("light.x", "on"),
+        _NoText(),
+        _NoTypeLookup(),
+        object(),
+    ]
+
+    def build(depth: int) -> Any:
+        roll = rng.random()
+        if depth > 40 or roll < 0.4:
+            return rng.choice(leaves)
+        items = [build(depth + 1) for _ in range(rng.randint(0, 3))]
+        if roll < 0.6:
+            return items
+        if roll < 0.7:
+            return tuple(items)
+        keys: list[Any] = ["k", 1, (1, 2), "\udfff", _NoText(), None]
+        return {rng.choice(keys): item for item in items}
+
+    for _ in range(500):
+        json_bytes(json_safe(build(0)))
 
 
 async def test_data_that_fails_every_step_is_forwarded_counted(
