@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 import gc
 import logging
 import tracemalloc
@@ -26,6 +26,7 @@ from custom_components.mqtt_event_bridge.const import (
     CONF_OUTBOX_SIZE,
     MAX_IN_FLIGHT,
     MAX_OUTBOX_BYTES,
+    MAX_TTL,
 )
 from custom_components.mqtt_event_bridge.envelope import OutgoingEvent, build_event
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
@@ -512,6 +513,37 @@ async def test_broker_expiry_is_at_least_one_second(
     set_connected(hass, mqtt_mock, True)
     await hass.async_block_till_done()
     assert calls == [{"retain": False, "message_expiry_interval": 1}]
+
+
+async def test_broker_expiry_is_at_most_the_longest_ttl(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An expiry centuries ahead (an outbox file edited by hand) is not refused.
+
+    MQTT's message expiry interval has 32 bits, and paho raises past them:
+    the event would have been counted as failed.
+    """
+    monkeypatch.setattr(
+        "custom_components.mqtt_event_bridge.publisher.EXPIRY_SUPPORTED", True
+    )
+    calls: list[dict[str, Any]] = []
+
+    async def record(*args: Any, **kwargs: Any) -> None:
+        calls.append(kwargs)
+
+    monkeypatch.setattr(
+        "custom_components.mqtt_event_bridge.publisher._publish", record
+    )
+    monkeypatch.setattr(mqtt_mock, "is_mqttv5", True)
+    publisher = _publisher(init_integration)
+    far = _event(1)._replace(expires_at=datetime(2300, 1, 1, tzinfo=UTC))
+    publisher.async_submit(far)
+    await hass.async_block_till_done()
+    assert calls == [{"retain": False, "message_expiry_interval": MAX_TTL}]
+    assert publisher.counters.published == 1
 
 
 def _saved(name: str, **changes: Any) -> dict[str, Any]:

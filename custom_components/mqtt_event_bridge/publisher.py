@@ -47,6 +47,7 @@ from .const import (
     MAX_OUTBOX_BYTES,
     MAX_PAYLOAD_BYTES,
     MAX_TRACKED_EVENTS,
+    MAX_TTL,
     OUTBOX_STORAGE_VERSION,
     PUBLISHER_UPDATE_INTERVAL,
     QOS_LEVELS,
@@ -74,8 +75,10 @@ def _expiry_arguments(hass: HomeAssistant, expires_at: datetime) -> dict[str, in
         return {}
     remaining = (expires_at - dt_util.utcnow()).total_seconds()
     # Rounded down, so the broker never keeps an event past its expires_at;
-    # at least 1, since 0 is no expiry to a broker.
-    return {"message_expiry_interval": max(1, int(remaining))}
+    # at least 1, since 0 is no expiry to a broker; at most the longest TTL
+    # (an outbox file edited by hand may say any time, and MQTT carries
+    # 32 bits).
+    return {"message_expiry_interval": min(MAX_TTL, max(1, int(remaining)))}
 
 
 class StoredEvent(TypedDict):
