@@ -168,6 +168,11 @@ def published(mqtt_mock: MqttMockHAClient) -> list[tuple[str, Any, int, bool]]:
     ]
 
 
+def published_ids(mqtt_mock: MqttMockHAClient) -> list[str]:
+    """The ids of the events seen by the mocked client, in order."""
+    return [payload["event_id"] for _, payload, _, _ in published(mqtt_mock)]
+
+
 async def call_action(
     hass: HomeAssistant, action: str, data: dict[str, Any]
 ) -> dict[str, Any]:

@@ -11,7 +11,13 @@ from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 import voluptuous as vol
 
 from custom_components.mqtt_event_bridge.const import DOMAIN, MAX_PAYLOAD_BYTES
-from tests.conftest import call_action, event_calls, make_entry, published
+from tests.conftest import (
+    call_action,
+    event_calls,
+    make_entry,
+    published,
+    published_ids,
+)
 
 DEEP: Any = 0
 for _ in range(300):
@@ -95,7 +101,7 @@ async def test_events_keep_their_order(
         ]
         for n in range(20)
     ]
-    assert [payload["event_id"] for _, payload, _, _ in published(mqtt_mock)] == ids
+    assert published_ids(mqtt_mock) == ids
 
 
 @pytest.mark.usefixtures("init_integration")

@@ -39,6 +39,7 @@ from tests.conftest import (
     event_calls,
     make_entry,
     published,
+    published_ids,
     set_connected,
     setup_bridge,
 )
@@ -72,7 +73,7 @@ async def test_disconnected_events_wait_and_flush_in_order(
 
     set_connected(hass, mqtt_mock, True)
     await hass.async_block_till_done()
-    assert [payload["event_id"] for _, payload, _, _ in published(mqtt_mock)] == ids
+    assert published_ids(mqtt_mock) == ids
     assert publisher.outbox_size == 0
     assert publisher.counters.published == 5
 
@@ -95,9 +96,7 @@ async def test_at_once_the_client_has_the_event_before_submit_returns(
     assert len(published(mqtt_mock)) == (1 if at_once else 0)
     assert publisher.in_flight == 1
     await hass.async_block_till_done()
-    assert [payload["event_id"] for _, payload, _, _ in published(mqtt_mock)] == [
-        event.event_id
-    ]
+    assert published_ids(mqtt_mock) == [event.event_id]
     assert (publisher.in_flight, publisher.counters.published) == (0, 1)
 
 
@@ -118,9 +117,7 @@ async def test_a_new_event_never_passes_one_taken_before_it(
     publisher.async_submit(later, at_once=True)
     assert event_calls(mqtt_mock) == []
     await hass.async_block_till_done()
-    assert [payload["event_id"] for _, payload, _, _ in published(mqtt_mock)] == [
-        event.event_id for event in (*waiting, later)
-    ]
+    assert published_ids(mqtt_mock) == [event.event_id for event in (*waiting, later)]
 
 
 async def test_waiting_events_hold_only_their_payload(
@@ -166,7 +163,7 @@ async def test_full_outbox_drops_the_oldest(
     set_connected(hass, mqtt_mock, True)
     await hass.async_block_till_done()
 
-    assert [payload["event_id"] for _, payload, _, _ in published(mqtt_mock)] == ids[2:]
+    assert published_ids(mqtt_mock) == ids[2:]
     counters = _publisher(entry).counters
     assert (counters.published, counters.overflowed) == (3, 2)
 
@@ -189,7 +186,7 @@ async def test_events_expire_while_waiting(
 
     set_connected(hass, mqtt_mock, True)
     await hass.async_block_till_done()
-    assert [payload["event_id"] for _, payload, _, _ in published(mqtt_mock)] == [keep]
+    assert published_ids(mqtt_mock) == [keep]
 
 
 async def test_expired_at_dispatch_is_not_sent(
@@ -254,7 +251,7 @@ async def test_in_flight_is_bounded_and_ordered(
 
     release.set()
     await hass.async_block_till_done()
-    assert [payload["event_id"] for _, payload, _, _ in published(mqtt_mock)] == ids
+    assert published_ids(mqtt_mock) == ids
     assert publisher.counters.published == MAX_IN_FLIGHT + 10
     assert publisher.last_latency_ms is not None
 
@@ -298,7 +295,7 @@ async def test_busy_senders_send_the_backlog_without_new_tasks(
 
     release.set()
     await hass.async_block_till_done()
-    assert [payload["event_id"] for _, payload, _, _ in published(mqtt_mock)] == ids
+    assert published_ids(mqtt_mock) == ids
     assert _sender_tasks(started) == MAX_IN_FLIGHT
     assert (publisher.in_flight, publisher.outbox_size) == (0, 0)
 
@@ -332,7 +329,7 @@ async def test_outbox_is_saved_and_restored(
     set_connected(hass, mqtt_mock, True)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    assert [payload["event_id"] for _, payload, _, _ in published(mqtt_mock)] == ids
+    assert published_ids(mqtt_mock) == ids
 
 
 async def test_a_steady_stream_does_not_postpone_the_save(
