@@ -6,8 +6,10 @@ import uuid
 
 import pytest
 
+from custom_components.mqtt_event_bridge import envelope
 from custom_components.mqtt_event_bridge.const import MAX_PAYLOAD_BYTES
 from custom_components.mqtt_event_bridge.envelope import (
+    UUID_BATCH,
     EnvelopeError,
     build_event,
     random_uuid4,
@@ -121,6 +123,23 @@ def test_size_limit() -> None:
         "size": str(MAX_PAYLOAD_BYTES + 1),
         "limit": str(MAX_PAYLOAD_BYTES),
     }
+
+
+def test_ids_are_made_ahead_only_when_few_are_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """make_ids_ahead tops the list up below a batch, and otherwise does nothing."""
+    ready: list[str] = []
+    monkeypatch.setattr(envelope, "_ready_ids", ready)
+    envelope.make_ids_ahead()
+    assert len(ready) == UUID_BATCH
+    ready[1:] = []
+    envelope.make_ids_ahead()
+    assert len(ready) == UUID_BATCH + 1
+    before = list(ready)
+    envelope.make_ids_ahead()
+    assert ready == before
+    assert len(set(ready)) == len(ready)
 
 
 def test_event_ids_are_uuid4() -> None:

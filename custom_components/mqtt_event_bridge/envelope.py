@@ -16,8 +16,10 @@ _UUID4_CLEAR = ~((0xF << 76) | (0x3 << 62))
 _UUID4_SET = (0x4 << 76) | (0x2 << 62)
 
 
-# Ids made ahead, taken from the end; refilled UUID_BATCH at a time.
-UUID_BATCH = 256
+# Ids made ahead, taken from the end, UUID_BATCH at a time: after an event
+# has gone out (make_ids_ahead), so that no event waits while a batch is
+# made; an event makes one itself only when a burst has used them all.
+UUID_BATCH = 64
 _ready_ids: list[str] = []
 
 
@@ -40,8 +42,23 @@ def random_uuid4() -> str:
     takes an id from the list.
     """
     if not _ready_ids:
-        _ready_ids.extend([_uuid4_text(getrandbits(128)) for _ in range(UUID_BATCH)])
+        _make_ids()
     return _ready_ids.pop()
+
+
+def make_ids_ahead() -> None:
+    """Make a batch of ids when fewer than a batch are left.
+
+    Called once an event is with the broker's client. A batch made by the
+    event that found the list empty held that event up: a batch of 256
+    delayed every 256th forwarded event by about 0.3 ms.
+    """
+    if len(_ready_ids) < UUID_BATCH:
+        _make_ids()
+
+
+def _make_ids() -> None:
+    _ready_ids.extend([_uuid4_text(getrandbits(128)) for _ in range(UUID_BATCH)])
 
 
 @lru_cache(maxsize=64)

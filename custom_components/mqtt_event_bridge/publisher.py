@@ -52,7 +52,7 @@ from .const import (
     PUBLISHER_UPDATE_INTERVAL,
     QOS_LEVELS,
 )
-from .envelope import OutgoingEvent
+from .envelope import OutgoingEvent, make_ids_ahead
 from .ratelimit import Updates
 from .storage import async_load_store
 from .topics import topic_error
@@ -293,6 +293,7 @@ class EventPublisher:
             )
         self._outbox = restored.waiting
         self._outbox_bytes = restored.size
+        make_ids_ahead()
         self._running = True
         self._connected = mqtt.is_connected(self._hass)
         self._unsubscribe = [
@@ -443,6 +444,8 @@ class EventPublisher:
                     self._in_flight -= 1
                     self._async_dispatch()
                     self._async_changed()
+                # The event is on its way: ids for the next ones are made now.
+                make_ids_ahead()
         finally:
             self._idle_senders -= 1
 
