@@ -13,7 +13,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util.yaml import parse_yaml
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed_exact,
+)
 from pytest_homeassistant_custom_component.syrupy import (
     HomeAssistantSnapshotExtension,
     HomeAssistantSnapshotSerializer,
@@ -166,6 +169,16 @@ def published(mqtt_mock: MqttMockHAClient) -> list[tuple[str, Any, int, bool]]:
         (call.args[0], json.loads(call.args[1]), call.args[2], call.args[3])
         for call in event_calls(mqtt_mock)
     ]
+
+
+async def entities_follow(hass: HomeAssistant) -> None:
+    """Let the bridge's entities show its latest changes.
+
+    They hear of a change on a later turn of the loop (a timer that is due),
+    never inside the call that made it.
+    """
+    async_fire_time_changed_exact(hass)
+    await hass.async_block_till_done()
 
 
 def published_ids(mqtt_mock: MqttMockHAClient) -> list[str]:

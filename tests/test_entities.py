@@ -18,7 +18,7 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 from syrupy.assertion import SnapshotAssertion
 
-from tests.conftest import make_entry
+from tests.conftest import entities_follow, make_entry
 
 PREFIX = "sensor.mqtt_event_bridge_ha_ai_"
 
@@ -68,7 +68,7 @@ async def test_entities(
         "ha-ai/responses/automation/a",
         '{"automation_id": "a", "status": "success", "message": "done"}',
     )
-    await hass.async_block_till_done()
+    await entities_follow(hass)
     await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
 
 

@@ -1,7 +1,7 @@
 """Forwarding HA's own events, against PHACC's mocked MQTT client."""
 
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 import json
 import logging
 from pathlib import Path
@@ -9,9 +9,21 @@ import random
 import re
 from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import EVENT_CALL_SERVICE
-from homeassistant.core import Context, EventOrigin, HomeAssistant, State
+from homeassistant.const import (
+    EVENT_CALL_SERVICE,
+    EVENT_STATE_CHANGED,
+    EVENT_STATE_REPORTED,
+)
+from homeassistant.core import (
+    Context,
+    Event,
+    EventOrigin,
+    HomeAssistant,
+    State,
+    callback,
+)
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.json import json_bytes
@@ -36,9 +48,16 @@ from custom_components.mqtt_event_bridge.forwarding import (
 )
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
 from custom_components.mqtt_event_bridge.topics import is_valid_forward_type
-from tests.conftest import call_action, published, set_connected, setup_bridge
+from tests.conftest import (
+    call_action,
+    entities_follow,
+    published,
+    set_connected,
+    setup_bridge,
+)
 
 TOPIC = "ha-ai/events/ha/{}"
+FORWARDED = "sensor.mqtt_event_bridge_ha_ai_events_forwarded"
 
 
 def _forwarder(entry: ConfigEntry) -> EventForwarder:
@@ -119,6 +138,45 @@ async def test_the_client_has_the_event_when_the_bus_call_returns(
         {"n": 1},
         {"n": 2},
     ]
+
+
+async def test_the_bus_call_writes_no_entity_state(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, freezer: FrozenDateTimeFactory
+) -> None:
+    """After a quiet spell too, the entities follow on a later turn of the loop.
+
+    HA's MQTT client writes an event to its socket only once the bus's call
+    has returned, so state writes inside that call delayed the event.
+    """
+    entry = await setup_bridge(hass, **{CONF_FORWARD_EVENT_TYPES: ["ai_suggestion"]})
+    own = {
+        e.entity_id
+        for e in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+    }
+    # Every cooldown of the entities' updates has ended.
+    freezer.tick(timedelta(seconds=5))
+    await entities_follow(hass)
+    written: list[str] = []
+
+    @callback
+    def is_own(data: Mapping[str, Any]) -> bool:
+        return data["entity_id"] in own
+
+    @callback
+    def record(event: Event[Any]) -> None:
+        written.append(event.data["entity_id"])
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, record, event_filter=is_own)
+    hass.bus.async_listen(EVENT_STATE_REPORTED, record, event_filter=is_own)
+    hass.bus.async_fire("ai_suggestion", {"n": 1})
+    assert len(_forwarded(mqtt_mock, "ai_suggestion")) == 1
+    assert written == []
+
+    await entities_follow(hass)
+    assert FORWARDED in written
+    state = hass.states.get(FORWARDED)
+    assert state is not None
+    assert state.state == "1"
 
 
 async def test_the_readme_payload_is_what_goes_out(

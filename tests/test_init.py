@@ -25,7 +25,13 @@ from custom_components.mqtt_event_bridge.const import (
 )
 from custom_components.mqtt_event_bridge.envelope import build_event
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
-from tests.conftest import call_action, event_calls, make_entry, published
+from tests.conftest import (
+    call_action,
+    entities_follow,
+    event_calls,
+    make_entry,
+    published,
+)
 
 
 async def test_setup_and_unload(
@@ -182,7 +188,7 @@ async def test_new_prefix_keeps_the_entities(
     async_fire_mqtt_message(
         hass, "home/ai/responses/x", '{"automation_id": "a", "status": "ok"}'
     )
-    await hass.async_block_till_done()
+    await entities_follow(hass)
     state = hass.states.get("sensor.mqtt_event_bridge_ha_ai_responses_received")
     assert state is not None
     assert state.state == "1"

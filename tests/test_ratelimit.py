@@ -1,10 +1,17 @@
-"""The bounds on log lines and on the response entity's state writes."""
+"""The bounds on log lines, on state writes and on events forwarded."""
 
 import logging
 
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
 import pytest
+from pytest_homeassistant_custom_component.common import async_fire_time_changed_exact
 
-from custom_components.mqtt_event_bridge.ratelimit import LogLimiter, TokenBucket
+from custom_components.mqtt_event_bridge.ratelimit import (
+    LogLimiter,
+    TokenBucket,
+    Updates,
+)
 
 
 def test_log_limiter_says_how_many_it_held_back(
@@ -37,3 +44,53 @@ def test_token_bucket_refills_at_its_rate() -> None:
     assert [bucket.take() for _ in range(3)] == [True, True, False]
     clock[0] += 100.0
     assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+
+
+async def test_updates_come_later_then_once_a_second(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Never inside the call that changed something; at most once a second."""
+    updates = Updates(hass)
+    calls: list[int] = []
+    stop = updates.async_add(lambda: calls.append(1))
+    updates.async_changed()
+    assert calls == []
+    async_fire_time_changed_exact(hass)
+    assert len(calls) == 1
+
+    # Within the second after a call, changes wait for its end, together.
+    updates.async_changed()
+    updates.async_changed()
+    freezer.tick(0.5)
+    async_fire_time_changed_exact(hass)
+    assert len(calls) == 1
+    freezer.tick(0.5)
+    async_fire_time_changed_exact(hass)
+    assert len(calls) == 2
+
+    # After a quiet spell, on the loop's next turn again.
+    freezer.tick(5)
+    updates.async_changed()
+    async_fire_time_changed_exact(hass)
+    assert len(calls) == 3
+
+    stop()
+    updates.async_changed()
+    freezer.tick(1)
+    async_fire_time_changed_exact(hass)
+    assert len(calls) == 3
+
+
+async def test_updates_end_with_shutdown(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """A pending call is dropped, and changes after it schedule none."""
+    updates = Updates(hass)
+    calls: list[int] = []
+    updates.async_add(lambda: calls.append(1))
+    updates.async_changed()
+    updates.async_shutdown()
+    updates.async_changed()
+    freezer.tick(2)
+    async_fire_time_changed_exact(hass)
+    assert calls == []

@@ -242,7 +242,7 @@ class EventForwarder:
         self._caused: OrderedDict[str, None] = OrderedDict()
         self._own_entities: set[str] = set()
         self._unsubscribe: list[CALLBACK_TYPE] = []
-        self._updates = Updates(hass, _LOGGER)
+        self._updates = Updates(hass)
         self._rate_log = LogLimiter(_LOGGER)
         self._drop_log = LogLimiter(_LOGGER)
         self._safe_log = LogLimiter(_LOGGER)

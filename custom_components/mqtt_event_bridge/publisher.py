@@ -245,7 +245,7 @@ class EventPublisher:
         self._saved_waiting = True
         self._save_pending = False
         self._store = outbox_store(hass, entry.entry_id)
-        self._updates = Updates(hass, _LOGGER)
+        self._updates = Updates(hass)
         self._unsubscribe: list[CALLBACK_TYPE] = []
         # When each recent event was accepted, to measure publish -> response.
         self._accepted_at: OrderedDict[str, float] = OrderedDict()

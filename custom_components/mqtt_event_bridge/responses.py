@@ -241,7 +241,7 @@ class ResponseListener:
         self._default_ttl = default_ttl
         self._publisher = publisher
         self._response_listeners: list[Callable[[Response], None]] = []
-        self._updates = Updates(hass, _LOGGER)
+        self._updates = Updates(hass)
         self._events = TokenBucket(
             capacity=RESPONSE_EVENT_BURST, rate=RESPONSE_EVENT_RATE
         )
