@@ -1,6 +1,7 @@
 """Fixtures shared by the unit tests."""
 
 from collections.abc import AsyncGenerator, Mapping
+from datetime import timedelta
 from enum import Enum
 import json
 from pathlib import Path
@@ -11,6 +12,7 @@ from homeassistant.components.mqtt import MQTT_CONNECTION_STATE
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.util import dt as dt_util
 from homeassistant.util.yaml import parse_yaml
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -34,6 +36,7 @@ from custom_components.mqtt_event_bridge.const import (
     CONF_TOPIC_PREFIX,
     CONF_TTL,
     DOMAIN,
+    ENTITY_UPDATE_DELAY,
 )
 
 pytest_plugins = ["pytest_homeassistant_custom_component"]
@@ -174,10 +177,12 @@ def published(mqtt_mock: MqttMockHAClient) -> list[tuple[str, Any, int, bool]]:
 async def entities_follow(hass: HomeAssistant) -> None:
     """Let the bridge's entities show its latest changes.
 
-    They hear of a change on a later turn of the loop (a timer that is due),
-    never inside the call that made it.
+    They hear of a change ENTITY_UPDATE_DELAY after it (a timer), never
+    inside the call that made it.
     """
-    async_fire_time_changed_exact(hass)
+    async_fire_time_changed_exact(
+        hass, dt_util.utcnow() + timedelta(seconds=ENTITY_UPDATE_DELAY)
+    )
     await hass.async_block_till_done()
 
 

@@ -7,6 +7,7 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed_exact
 
+from custom_components.mqtt_event_bridge.const import ENTITY_UPDATE_DELAY
 from custom_components.mqtt_event_bridge.ratelimit import (
     LogLimiter,
     TokenBucket,
@@ -49,12 +50,15 @@ def test_token_bucket_refills_at_its_rate() -> None:
 async def test_updates_come_later_then_once_a_second(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
-    """Never inside the call that changed something; at most once a second."""
+    """Not inside the changing call, nor right after it; at most once a second."""
     updates = Updates(hass)
     calls: list[int] = []
     stop = updates.async_add(lambda: calls.append(1))
     updates.async_changed()
     assert calls == []
+    async_fire_time_changed_exact(hass)
+    assert calls == []
+    freezer.tick(ENTITY_UPDATE_DELAY)
     async_fire_time_changed_exact(hass)
     assert len(calls) == 1
 
@@ -68,9 +72,10 @@ async def test_updates_come_later_then_once_a_second(
     async_fire_time_changed_exact(hass)
     assert len(calls) == 2
 
-    # After a quiet spell, on the loop's next turn again.
+    # After a quiet spell, shortly after the change again.
     freezer.tick(5)
     updates.async_changed()
+    freezer.tick(ENTITY_UPDATE_DELAY)
     async_fire_time_changed_exact(hass)
     assert len(calls) == 3
 

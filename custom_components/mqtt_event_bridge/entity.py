@@ -16,6 +16,23 @@ class BridgeEntity(Entity):
 
     _attr_has_entity_name = True
     _attr_should_poll = False
+    # What the state showed when last written (nothing yet).
+    _shown: object = None
+
+    def _showing(self) -> object:
+        """Give what the state shows now: it is written only when this changes."""
+        return (self.state, self.extra_state_attributes)
+
+    @callback
+    def async_follow(self) -> None:
+        """Write the state if what it shows changed.
+
+        The bridge tells every entity of each change of its counters, and most
+        changes are to one counter: an unchanged entity is not written again.
+        """
+        if (showing := self._showing()) != self._shown:
+            self._shown = showing
+            self.async_write_ha_state()
 
     def __init__(self, entry: BridgeConfigEntry, key: str) -> None:
         """Tie the entity to the entry's device; the unique id survives restarts."""

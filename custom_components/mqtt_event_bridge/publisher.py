@@ -355,7 +355,7 @@ class EventPublisher:
                 self._async_sender(_Waiting(event, accepted_at)),
                 "publish events",
             )
-            self._async_changed()
+            # Nothing the entities show has changed yet: they hear of the send.
             return
         size = len(event.payload)
         while self._outbox and (

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
-from .const import LOG_INTERVAL, PUBLISHER_UPDATE_INTERVAL
+from .const import ENTITY_UPDATE_DELAY, LOG_INTERVAL, PUBLISHER_UPDATE_INTERVAL
 
 if TYPE_CHECKING:
     from asyncio import TimerHandle
@@ -80,13 +80,14 @@ class TokenBucket:
 
 
 class Updates:
-    """Tell listeners of changes: soon after a quiet spell, then once a second.
+    """Tell listeners of changes: 50 ms after a quiet spell, then once a second.
 
-    Never inside the call that made the change. That call may be the bus's
-    call of a forwarded event, and HA's MQTT client writes the event to its
-    socket only once the call has returned: HA's Debouncer, which calls at
-    once, made every event after a quiet second wait for the entities' state
-    writes (about 0.3 ms).
+    Never inside the call that made the change, nor right after it. That call
+    may be the bus's call of a forwarded event, and HA's MQTT client writes
+    the event to its socket only once the call has returned: HA's Debouncer,
+    which calls at once, made every event after a quiet second wait for the
+    entities' state writes (about 0.3 ms). Right after the socket write, the
+    same writes took CPU time the broker and the subscriber waited for.
     """
 
     def __init__(self, hass: HomeAssistant) -> None:
@@ -108,10 +109,11 @@ class Updates:
     def async_changed(self) -> None:
         """Note a change: listeners hear of it soon, or at the end of the second."""
         if self._timer is None and not self._shut_down:
-            # A timer that is due runs after the loop's I/O of its turn, so
-            # after the socket write of an event published in this call.
             self._timer = self._loop.call_at(
-                max(self._loop.time(), self._last + PUBLISHER_UPDATE_INTERVAL),
+                max(
+                    self._loop.time() + ENTITY_UPDATE_DELAY,
+                    self._last + PUBLISHER_UPDATE_INTERVAL,
+                ),
                 self._async_call,
             )
 

@@ -228,9 +228,13 @@ class BridgeSensor(BridgeEntity, SensorEntity, RestoreEntity):
             and (count := _stored_count(last.state)) is not None
         ):
             description.restore_fn(self._data, count)
-        self.async_on_remove(
-            description.follow_fn(self._data, self.async_write_ha_state)
-        )
+        self.async_on_remove(description.follow_fn(self._data, self.async_follow))
+        # What the platform writes next, as the entity is added.
+        self._shown = self._showing()
+
+    def _showing(self) -> object:
+        # The value as read: cheaper than the state, which formats it.
+        return (self.native_value, self.extra_state_attributes)
 
     @property
     def native_value(self) -> StateType:
