@@ -512,62 +512,57 @@ async def test_broker_expiry_on_mqtt5(
     assert _publisher(init_integration).counters.published == 1
 
 
-async def test_broker_expiry_is_at_least_one_second(
-    hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
-    init_integration: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """An event with under a second left is not sent without expiry (0 means none)."""
+@pytest.fixture
+def mqtt5_publishes(
+    mqtt_mock: MqttMockHAClient, monkeypatch: pytest.MonkeyPatch
+) -> list[dict[str, Any]]:
+    """The keywords of each publish on an MQTT 5 connection of an HA that has expiry."""
     monkeypatch.setattr(
         "custom_components.mqtt_event_bridge.publisher.EXPIRY_SUPPORTED", True
     )
-    calls: list[dict[str, Any]] = []
+    recorded: list[dict[str, Any]] = []
 
     async def record(*args: Any, **kwargs: Any) -> None:
-        calls.append(kwargs)
+        recorded.append(kwargs)
 
     monkeypatch.setattr(
         "custom_components.mqtt_event_bridge.publisher._publish", record
     )
     monkeypatch.setattr(mqtt_mock, "is_mqttv5", True)
+    return recorded
+
+
+async def test_broker_expiry_is_at_least_one_second(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    mqtt5_publishes: list[dict[str, Any]],
+) -> None:
+    """An event with under a second left is not sent without expiry (0 means none)."""
     set_connected(hass, mqtt_mock, False)
     await _publish(hass, 0, ttl=2)
     freezer.tick(timedelta(seconds=1.7))
     set_connected(hass, mqtt_mock, True)
     await hass.async_block_till_done()
-    assert calls == [{"retain": False, "message_expiry_interval": 1}]
+    assert mqtt5_publishes == [{"retain": False, "message_expiry_interval": 1}]
 
 
 async def test_broker_expiry_is_at_most_the_longest_ttl(
     hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
     init_integration: MockConfigEntry,
-    monkeypatch: pytest.MonkeyPatch,
+    mqtt5_publishes: list[dict[str, Any]],
 ) -> None:
     """An expiry centuries ahead (an outbox file edited by hand) is not refused.
 
     MQTT's message expiry interval has 32 bits, and paho raises past them:
     the event would have been counted as failed.
     """
-    monkeypatch.setattr(
-        "custom_components.mqtt_event_bridge.publisher.EXPIRY_SUPPORTED", True
-    )
-    calls: list[dict[str, Any]] = []
-
-    async def record(*args: Any, **kwargs: Any) -> None:
-        calls.append(kwargs)
-
-    monkeypatch.setattr(
-        "custom_components.mqtt_event_bridge.publisher._publish", record
-    )
-    monkeypatch.setattr(mqtt_mock, "is_mqttv5", True)
     publisher = _publisher(init_integration)
     far = _event(1)._replace(expires_at=datetime(2300, 1, 1, tzinfo=UTC))
     publisher.async_submit(far)
     await hass.async_block_till_done()
-    assert calls == [{"retain": False, "message_expiry_interval": MAX_TTL}]
+    assert mqtt5_publishes == [{"retain": False, "message_expiry_interval": MAX_TTL}]
     assert publisher.counters.published == 1
 
 
