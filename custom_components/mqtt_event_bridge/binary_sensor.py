@@ -38,9 +38,7 @@ class BrokerConnected(BridgeEntity, BinarySensorEntity):
     async def async_added_to_hass(self) -> None:
         """Follow the publisher."""
         await super().async_added_to_hass()
-        self.async_on_remove(self._publisher.async_add_listener(self.async_follow))
-        # What the platform writes next, as the entity is added.
-        self._shown = self._showing()
+        self._async_follow(self._publisher.async_add_listener)
 
     @property
     def is_on(self) -> bool:

@@ -1,7 +1,9 @@
 """The base of every entity a bridge has: one device per entry."""
 
+from collections.abc import Callable
+
 from homeassistant.components.mqtt import DOMAIN as MQTT_DOMAIN
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity
@@ -19,21 +21,6 @@ class BridgeEntity(Entity):
     # What the state showed when last written (nothing yet).
     _shown: object = None
 
-    def _showing(self) -> object:
-        """Give what the state shows now: it is written only when this changes."""
-        return (self.state, self.extra_state_attributes)
-
-    @callback
-    def async_follow(self) -> None:
-        """Write the state if what it shows changed.
-
-        The bridge tells every entity of each change of its counters, and most
-        changes are to one counter: an unchanged entity is not written again.
-        """
-        if (showing := self._showing()) != self._shown:
-            self._shown = showing
-            self.async_write_ha_state()
-
     def __init__(self, entry: BridgeConfigEntry, key: str) -> None:
         """Tie the entity to the entry's device; the unique id survives restarts."""
         self._attr_unique_id = f"{entry.unique_id}_{key}"
@@ -47,6 +34,32 @@ class BridgeEntity(Entity):
             model="Event bridge",
             entry_type=DeviceEntryType.SERVICE,
         )
+
+    @callback
+    def _async_follow(
+        self, add_listener: Callable[[CALLBACK_TYPE], CALLBACK_TYPE]
+    ) -> None:
+        """Follow a part of the bridge until removed; called as the entity is added.
+
+        The platform writes the state right after, so that is what it shows.
+        """
+        self.async_on_remove(add_listener(self._async_changed))
+        self._shown = self._showing()
+
+    def _showing(self) -> object:
+        """Give what the state shows now: it is written only when this changes."""
+        return (self.state, self.extra_state_attributes)
+
+    @callback
+    def _async_changed(self) -> None:
+        """Write the state if what it shows changed.
+
+        The bridge tells every entity of each change of its counters, and most
+        changes are to one counter: an unchanged entity is not written again.
+        """
+        if (showing := self._showing()) != self._shown:
+            self._shown = showing
+            self.async_write_ha_state()
 
 
 def device_config_entries(device: dr.DeviceEntry) -> set[str]:

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from homeassistant.components.sensor import (
@@ -228,9 +229,7 @@ class BridgeSensor(BridgeEntity, SensorEntity, RestoreEntity):
             and (count := _stored_count(last.state)) is not None
         ):
             description.restore_fn(self._data, count)
-        self.async_on_remove(description.follow_fn(self._data, self.async_follow))
-        # What the platform writes next, as the entity is added.
-        self._shown = self._showing()
+        self._async_follow(partial(description.follow_fn, self._data))
 
     def _showing(self) -> object:
         # The value as read: cheaper than the state, which formats it.
