@@ -457,6 +457,60 @@ async def test_removing_the_entry_forgets_the_outbox(
     assert STORE_KEY.format(entry.entry_id) not in hass_storage
 
 
+async def test_a_send_ending_after_unload_does_not_save_a_stale_outbox(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Only the running publisher writes the entry's saved outbox.
+
+    HA waits 10 s for an unloading entry's tasks, and a broker may take
+    longer to acknowledge. A sender of the old publisher that ends after the
+    reload must not save the old outbox again: the new one has sent those
+    events, and the next start would send them twice.
+    """
+    entry = await setup_bridge(hass)
+    key = STORE_KEY.format(entry.entry_id)
+    release = asyncio.Event()
+
+    async def unacknowledged(*_args: Any, **_kwargs: Any) -> None:
+        await release.wait()
+
+    mqtt_mock.async_publish.side_effect = unacknowledged
+    ids = [await _publish(hass, n) for n in range(MAX_IN_FLIGHT + 2)]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert _publisher(entry).outbox_size == 2
+
+    async def wait(seconds: float) -> None:
+        freezer.tick(timedelta(seconds=seconds))
+        async_fire_time_changed(hass)
+        for _ in range(10):
+            await asyncio.sleep(0)
+
+    await wait(3)
+    assert [event["event_id"] for event in hass_storage[key]["data"]] == ids[-2:]
+
+    # The unload gives up waiting for the unacknowledged senders.
+    unloading = hass.async_create_task(hass.config_entries.async_unload(entry.entry_id))
+    await wait(11)
+    assert await unloading
+    mqtt_mock.async_publish.side_effect = None
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await wait(3)
+    assert published_ids(mqtt_mock)[-2:] == ids[-2:]
+    assert hass_storage[key]["data"] == []
+
+    release.set()
+    await hass.async_block_till_done()
+    await wait(3)
+    assert hass_storage[key]["data"] == []
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_FINAL_WRITE)
+    await hass.async_block_till_done()
+    assert hass_storage[key]["data"] == []
+
+
 async def test_events_waiting_at_shutdown_are_saved(
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,

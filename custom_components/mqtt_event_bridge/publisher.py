@@ -514,7 +514,14 @@ class EventPublisher:
         # holds this change too. HA's final write on shutdown performs a
         # pending one: a stop of HA loses nothing waiting. While the outbox
         # stays empty (connected, keeping up), there is nothing new to save.
-        if not self._save_pending and (self._outbox or self._saved_waiting):
+        # Once stopped, the stop's save is the last: a sender that ends later
+        # (HA stops waiting for an unloading entry's tasks after 10 s) would
+        # write this outbox over the one of the entry's next start.
+        if (
+            self._running
+            and not self._save_pending
+            and (self._outbox or self._saved_waiting)
+        ):
             self._save_pending = True
             self._store.async_delay_save(self._stored_outbox, PUBLISHER_UPDATE_INTERVAL)
         self._updates.async_changed()
