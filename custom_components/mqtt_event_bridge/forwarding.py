@@ -30,6 +30,7 @@ from homeassistant.const import EVENT_CALL_SERVICE, EVENT_STATE_CHANGED
 from homeassistant.core import (
     CALLBACK_TYPE,
     Event,
+    EventOrigin,
     EventStateChangedData,
     HomeAssistant,
     callback,
@@ -58,13 +59,16 @@ from .const import (
 from .discovery import DISCOVERY_ID_PREFIX, DiscoveryPublisher
 from .envelope import EnvelopeError, OutgoingEvent, build_event
 from .publisher import EventPublisher
-from .ratelimit import LogLimiter, TokenBucket, Updates
+from .ratelimit import LogLimiter, TokenBucket
 from .topics import event_topic
 
 _LOGGER = logging.getLogger(__name__)
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _GLOB = re.compile(r"[a-z0-9_.*?]+")
+# An enum's `value` is a Python-level property: looked up here instead, on
+# the path of every forwarded event.
+_ORIGIN_TEXT = {origin: origin.value for origin in EventOrigin}
 
 
 def forward_type(event_type: str) -> str:
@@ -242,7 +246,10 @@ class EventForwarder:
         self._caused: OrderedDict[str, None] = OrderedDict()
         self._own_entities: set[str] = set()
         self._unsubscribe: list[CALLBACK_TYPE] = []
-        self._updates = Updates(hass)
+        # The publisher's: a forwarded event changes its counters too, and it
+        # tells the entities once the event is sent, so the bus's call of the
+        # event needs to tell no one.
+        self._updates = publisher.updates
         self._rate_log = LogLimiter(_LOGGER)
         self._drop_log = LogLimiter(_LOGGER)
         self._safe_log = LogLimiter(_LOGGER)
@@ -280,11 +287,14 @@ class EventForwarder:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
-        self._updates.async_shutdown()
 
     @callback
     def async_add_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
-        """Call `update` (at most once a second) when the counters change."""
+        """Call `update` (at most once a second) when the counters change.
+
+        A forwarded event is counted at once and shown when the publisher
+        says it changed: once the event is sent, or has joined the outbox.
+        """
         return self._updates.async_add(update)
 
     @callback
@@ -373,7 +383,6 @@ class EventForwarder:
             )
         else:
             self._publisher.async_submit(outgoing, at_once=True)
-        self._updates.async_changed()
 
     @callback
     def _async_build(self, event_type: str, event: Event[Any]) -> OutgoingEvent | None:
@@ -382,7 +391,7 @@ class EventForwarder:
         # timestamp is the time the event was fired.
         fields = {
             "data": event.data,
-            "origin": event.origin.value,
+            "origin": _ORIGIN_TEXT[event.origin],
             "context_id": event.context.id,
         }
         try:

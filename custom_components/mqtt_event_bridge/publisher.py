@@ -268,6 +268,11 @@ class EventPublisher:
         return self._in_flight
 
     @property
+    def updates(self) -> Updates:
+        """How the entities hear of changes; the forwarder's counters use it too."""
+        return self._updates
+
+    @property
     def outbox_bytes(self) -> int:
         """Payload bytes of the events waiting for the broker."""
         return self._outbox_bytes
