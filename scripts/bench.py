@@ -80,6 +80,10 @@ QOS_CHOICES = (0, 1, 2)
 # Forwarding of HA events, against HA's mqtt_eventstream on the same events.
 FORWARD_TYPE = "bench_forward_q{}"
 STREAM_TYPE = "bench_stream"
+# State changes, the type users forward most: each bridge forwards its own
+# entity's (through its entity filter), eventstream those of one more.
+FORWARD_ENTITY = "sensor.bench_forward_q{}"
+STREAM_ENTITY = "sensor.bench_stream"
 STREAM_TOPIC = f"{PREFIX}/eventstream"
 # Bursts per forwarder, taking turns.
 FORWARD_ROUNDS = 4
@@ -209,11 +213,15 @@ class Subscriber:
             return
         payload = json.loads(msg.payload)
         # At the top (published events), under data (forwarded HA events) or
-        # under event_data (mqtt_eventstream).
+        # under event_data (mqtt_eventstream); for a state change, in the new
+        # state's attributes.
+        data = payload.get("data") or payload.get("event_data")
+        state = data.get("new_state") if isinstance(data, dict) else None
+        attributes = state.get("attributes") if isinstance(state, dict) else None
         body = next(
             (
                 part
-                for part in (payload, payload.get("data"), payload.get("event_data"))
+                for part in (payload, data, attributes)
                 if isinstance(part, dict) and "run" in part
             ),
             None,
@@ -927,13 +935,16 @@ async def _forwarding_vs_eventstream(
             entry,
             options={
                 **entry.options,
-                "forward_event_types": [FORWARD_TYPE.format(entry.data["qos"])],
+                "forward_event_types": [
+                    FORWARD_TYPE.format(entry.data["qos"]),
+                    "state_changed",
+                ],
+                "forward_entities": [FORWARD_ENTITY.format(entry.data["qos"])],
                 "forward_rate": FORWARD_BENCH_RATE,
             },
         )
     await hass.async_block_till_done()
     ignored = [FORWARD_TYPE.format(qos) for qos in QOS_CHOICES] + [
-        "state_changed",
         "call_service",
         "entity_registry_updated",
         "device_registry_updated",
@@ -951,36 +962,65 @@ async def _forwarding_vs_eventstream(
     )
 
     # eventstream listens to every event, the bridges' too (it drops them after
-    # a look): taken off the bus while a bridge's event is fired, so that each
-    # forwarder is measured alone. Where HA keeps these listeners elsewhere,
-    # eventstream stays on and the bridges carry its look at their events.
+    # a look): it is on the bus only while its own event is fired, so that each
+    # forwarder is measured alone, and it forwards no other state change (the
+    # bridges' entities, the bench's stop). Where HA keeps these listeners
+    # elsewhere, eventstream stays on and the bridges carry its look at their
+    # events.
     everything: list[Any] | None = getattr(hass.bus, "_match_all_listeners", None)
     stream_listeners = list(everything or [])
 
-    def firing(event_type: str) -> Sender:
-        async def fire(run: str, seq: int, _body: str) -> None:
+    def alone(fire: Callable[[str, int], None], *, stream: bool) -> Sender:
+        async def send(run: str, seq: int, _body: str) -> None:
             if everything is not None:
-                everything[:] = stream_listeners if event_type == STREAM_TYPE else []
-            hass.bus.async_fire(event_type, {"run": run, "seq": seq, "text": TEXT})
+                everything[:] = stream_listeners if stream else []
+            fire(run, seq)
+            if everything is not None:
+                everything[:] = []
 
-        return fire
+        return send
 
+    def firing(event_type: str) -> Sender:
+        return alone(
+            lambda run, seq: hass.bus.async_fire(
+                event_type, {"run": run, "seq": seq, "text": TEXT}
+            ),
+            stream=event_type == STREAM_TYPE,
+        )
+
+    def changing(entity_id: str) -> Sender:
+        return alone(
+            lambda run, seq: hass.states.async_set(
+                entity_id, str(seq), {"run": run, "seq": seq, "text": TEXT}
+            ),
+            stream=entity_id == STREAM_ENTITY,
+        )
+
+    stream = "mqtt_eventstream (qos 0)"
+    bridges = [
+        (f"bridge forwarding (qos {qos})", qos)
+        for qos in (entry.data["qos"] for entry in entries)
+    ]
     senders: list[tuple[str, Sender]] = [
-        ("mqtt_eventstream (qos 0)", firing(STREAM_TYPE)),
-        *(
-            (
-                f"bridge forwarding (qos {entry.data['qos']})",
-                firing(FORWARD_TYPE.format(entry.data["qos"])),
-            )
-            for entry in entries
-        ),
+        (stream, firing(STREAM_TYPE)),
+        *((name, firing(FORWARD_TYPE.format(qos))) for name, qos in bridges),
+    ]
+    changes: list[tuple[str, Sender]] = [
+        (stream, changing(STREAM_ENTITY)),
+        *((name, changing(FORWARD_ENTITY.format(qos))) for name, qos in bridges),
     ]
     for name, send in senders:
         await measure(name, f"warm-forward-{name}", 20, send, sub, burst=False)
+    for name, send in changes:
+        await measure(name, f"warm-state-{name}", 20, send, sub, burst=False)
     rows = await measure_interleaved(senders, 0, args.n, sub)
+    rows += await measure_interleaved(changes, 0, args.n, sub, mode="state sequential")
     if args.sparse:
         rows += await measure_interleaved(
             senders, 0, args.sparse, sub, settle=SPARSE_SETTLE, mode="sparse"
+        )
+        rows += await measure_interleaved(
+            changes, 0, args.sparse, sub, settle=SPARSE_SETTLE, mode="state sparse"
         )
     for round_no in range(FORWARD_ROUNDS):
         order = senders if round_no % 2 == 0 else senders[::-1]
@@ -988,8 +1028,6 @@ async def _forwarding_vs_eventstream(
             run = f"{name}-forward-burst-{round_no}"
             result = await measure(name, run, args.n, send, sub, burst=True)
             rows.append(result | {"qos": 0, "round": round_no})
-    if everything is not None:
-        everything[:] = stream_listeners
     for row in rows:
         row["broker"] = setting
         row["mode"] = f"forward {row['mode']}"
@@ -997,14 +1035,38 @@ async def _forwarding_vs_eventstream(
     return rows
 
 
+def _versus(runs: dict[str, dict[str, Any]], name: str, key: str) -> dict[str, Any]:
+    """One bridge's run against eventstream's of the same mode, `key` naming it."""
+    bridge, stream = runs[name], runs["mqtt_eventstream (qos 0)"]
+    return {
+        f"{key}e2e_p50_vs_eventstream": bridge["e2e_ms"]["p50"]
+        / stream["e2e_ms"]["p50"],
+        f"{key}e2e_p50_more_us": (bridge["e2e_ms"]["p50"] - stream["e2e_ms"]["p50"])
+        * 1000,
+        f"{key}fire_p50_us": bridge["caller_ms"]["p50"] * 1000,
+        f"{key}eventstream_fire_p50_us": stream["caller_ms"]["p50"] * 1000,
+    }
+
+
 def forward_ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each bridge's forwarding against mqtt_eventstream, per broker setting."""
+    """Each bridge's forwarding against mqtt_eventstream, per broker setting.
+
+    Keys starting `sparse_` are for events 1.1 s apart, `state_` for state
+    changes (2 ms apart), `state_sparse_` for both.
+    """
     rows = []
     stream = "mqtt_eventstream (qos 0)"
     for broker in sorted({r["broker"] for r in results["forward"]}):
         runs = [r for r in results["forward"] if r["broker"] == broker]
         sequential = {r["name"]: r for r in runs if r["mode"] == "forward sequential"}
-        sparse = {r["name"]: r for r in runs if r["mode"] == "forward sparse"}
+        others = {
+            key: {r["name"]: r for r in runs if r["mode"] == f"forward {mode}"}
+            for key, mode in (
+                ("sparse_", "sparse"),
+                ("state_", "state sequential"),
+                ("state_sparse_", "state sparse"),
+            )
+        }
         bursts: dict[tuple[int, str], dict[str, Any]] = {
             (r["round"], r["name"]): r for r in runs if "round" in r
         }
@@ -1035,18 +1097,9 @@ def forward_ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
                     "eventstream_fire_p50_us": statistics.median(fire_stream) * 1000,
                 }
             )
-            if sparse:
-                rows[-1] |= {
-                    "sparse_e2e_p50_vs_eventstream": sparse[name]["e2e_ms"]["p50"]
-                    / sparse[stream]["e2e_ms"]["p50"],
-                    "sparse_e2e_p50_more_us": (
-                        sparse[name]["e2e_ms"]["p50"] - sparse[stream]["e2e_ms"]["p50"]
-                    )
-                    * 1000,
-                    "sparse_fire_p50_us": sparse[name]["caller_ms"]["p50"] * 1000,
-                    "sparse_eventstream_fire_p50_us": sparse[stream]["caller_ms"]["p50"]
-                    * 1000,
-                }
+            for key, by_name in others.items():
+                if by_name:
+                    rows[-1] |= _versus(by_name, name, key)
     return rows
 
 
@@ -1211,14 +1264,21 @@ def main() -> int:
             f" {r['fire_p50_us']:.0f} us against {r['eventstream_fire_p50_us']:.0f} us;"
             f" loop cpu per event {r['loop_cpu_more_us']:+.0f} us"
         )
-        if "sparse_e2e_p50_vs_eventstream" in r:
-            print(
-                f"    events {SPARSE_SETTLE} s apart ({args.sparse} per sender): e2e"
-                f" p50 x{r['sparse_e2e_p50_vs_eventstream']:.2f}"
-                f" ({r['sparse_e2e_p50_more_us']:+.0f} us); fire p50"
-                f" {r['sparse_fire_p50_us']:.0f} us against"
-                f" {r['sparse_eventstream_fire_p50_us']:.0f} us"
-            )
+        for key, what in (
+            ("sparse_", f"events {SPARSE_SETTLE} s apart ({args.sparse} per sender)"),
+            ("state_", f"state changes {SETTLE * 1000:.0f} ms apart"),
+            (
+                "state_sparse_",
+                f"state changes {SPARSE_SETTLE} s apart ({args.sparse} per sender)",
+            ),
+        ):
+            if f"{key}e2e_p50_vs_eventstream" in r:
+                print(
+                    f"    {what}: e2e p50 x{r[f'{key}e2e_p50_vs_eventstream']:.2f}"
+                    f" ({r[f'{key}e2e_p50_more_us']:+.0f} us); fire p50"
+                    f" {r[f'{key}fire_p50_us']:.0f} us against"
+                    f" {r[f'{key}eventstream_fire_p50_us']:.0f} us"
+                )
     print(
         f"memory: HA RSS grew {results['ha_rss_growth_mb']:.1f} MB over the runs;"
         f" mosquitto RSS {results['mosquitto_rss_mb']:.1f} MB"
