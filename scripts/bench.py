@@ -23,6 +23,7 @@ import json
 import os
 from pathlib import Path
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -90,6 +91,10 @@ FORWARD_ROUNDS = 4
 # The bench fires far faster than the default limit of 100 a second per type,
 # which would cut its bursts by design.
 FORWARD_BENCH_RATE = 10_000
+# Ctrl-C, a plain `kill` and the terminal closing. SIGINT too, although asyncio
+# handles Ctrl-C itself: started in the background of a script, a process gets
+# SIGINT ignored, and asyncio then leaves it so.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -546,6 +551,27 @@ async def measure_ask(
         "by_hand_ms": hand_ms,
         "added_p50_ms": bridge_ms["p50"] - hand_ms["p50"],
     }
+
+
+async def _run_until_stopped(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the benchmark; SIGTERM and SIGHUP stop it as Ctrl-C does.
+
+    Each cancels the run, so that what it started (mosquitto, Home Assistant)
+    stops on the way out; a second signal waits for that instead of leaving a
+    broker behind.
+    """
+    loop = asyncio.get_running_loop()
+    run = asyncio.current_task()
+    assert run is not None
+
+    def stop() -> None:
+        for signum in STOP_SIGNALS:
+            loop.add_signal_handler(signum, lambda: None)
+        run.cancel()
+
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, stop)
+    return await run_bench(args)
 
 
 async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -1231,7 +1257,11 @@ def main() -> int:
         # loop fills it faster than it drains, and a full outbox drops its
         # oldest event by design: the run would wait for events that never come.
         parser.error("--outbox must be at least --n (the bursts would overflow it)")
-    results = asyncio.run(run_bench(args))
+    try:
+        results = asyncio.run(_run_until_stopped(args))
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        print("stopped before the end: no figures", file=sys.stderr)
+        return 130
     results["ratios"] = ratios(results)
     discovery = "on" if results["discovery"] else "off"
     print(f"\nratios (bridge / baseline), discovery {discovery}, N = {args.n}:")

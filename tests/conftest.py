@@ -1,10 +1,12 @@
 """Fixtures shared by the unit tests."""
 
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from datetime import timedelta
 from enum import Enum
 import json
+import os
 from pathlib import Path
+import signal
 from typing import Any
 from unittest.mock import MagicMock
 
@@ -137,6 +139,25 @@ def first_events_not_held(monkeypatch: pytest.MonkeyPatch) -> None:
         "_async_hold_until_listened",
         lambda _self, _event_type, _expires_at: None,
     )
+
+
+def alive(pid: int) -> bool:
+    """Tell whether a process is still there."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def leftovers() -> Iterator[list[int]]:
+    """Pids to kill after the test, should the script leave them behind."""
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -1,8 +1,6 @@
 """scripts/develop: blueprints HA finds, and nothing left running after any stop."""
 
-from collections.abc import Iterator
 import importlib.util
-import os
 from pathlib import Path
 import signal
 import subprocess
@@ -14,6 +12,8 @@ from homeassistant.components.automation.helpers import async_get_blueprints
 from homeassistant.components.blueprint import models
 from homeassistant.core import HomeAssistant
 import pytest
+
+from tests.conftest import alive
 
 SCRIPTS = Path(__file__).parent.parent / "scripts"
 
@@ -92,24 +92,6 @@ DRIVER = textwrap.dedent(
 )
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-@pytest.fixture
-def leftovers() -> Iterator[list[int]]:
-    """Pids to kill after the test, should the script leave them behind."""
-    pids: list[int] = []
-    yield pids
-    for pid in pids:
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-
-
 @pytest.mark.parametrize("phase", ["bringing-up", "ready"])
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 @pytest.mark.parametrize("sigint", ["default", "ignored"])
@@ -132,7 +114,7 @@ def test_develop_stops_everything_on_each_signal(
         pids = [int(pid) for pid in line.split()[1:]]
         leftovers.extend(pids)
         assert len(pids) == 2
-        assert all(map(_alive, pids))
+        assert all(map(alive, pids))
         if phase == "ready":
             while "is ready" not in line:
                 line = script.stdout.readline()
@@ -144,4 +126,4 @@ def test_develop_stops_everything_on_each_signal(
             script.kill()
     assert "EXITED" in rest
     assert script.returncode == 0
-    assert not any(map(_alive, pids))
+    assert not any(map(alive, pids))

@@ -1,0 +1,61 @@
+"""scripts/bench: a stop signal leaves no broker behind."""
+
+from pathlib import Path
+import signal
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from tests.conftest import alive
+
+BENCH = Path(__file__).parent.parent / "scripts" / "bench.py"
+
+
+@pytest.mark.parametrize(
+    ("stop", "sigint"),
+    [
+        (signal.SIGTERM, "default"),
+        (signal.SIGHUP, "default"),
+        # A script's background job starts with SIGINT ignored; asyncio then
+        # leaves it so, and a deliberate `kill -INT` must still stop the run.
+        (signal.SIGINT, "ignored"),
+    ],
+)
+def test_bench_stops_its_broker_on_each_signal(
+    leftovers: list[int], stop: signal.Signals, sigint: str
+) -> None:
+    """Stopped in the middle of a run, the benchmark stops mosquitto and exits 130.
+
+    Before, SIGTERM and SIGHUP ended the process at once, and its mosquitto
+    kept listening.
+    """
+    command = [sys.executable, str(BENCH), "--n", "20", "--broker", "default"]
+    if sigint == "ignored":
+        command = ["bash", "-c", 'trap "" INT; exec "$@"', "bash", *command]
+    script = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert script.stdout is not None
+        # The first figures: mosquitto and Home Assistant are up.
+        line = script.stdout.readline()
+        while not line.startswith("default "):
+            assert line, "the benchmark ended before its first figures"
+            line = script.stdout.readline()
+        brokers = [
+            child.pid
+            for child in psutil.Process(script.pid).children()
+            if child.name() == "mosquitto"
+        ]
+        leftovers.extend(brokers)
+        assert len(brokers) == 1
+        script.send_signal(stop)
+        _out, err = script.communicate(timeout=60)
+    finally:
+        if script.poll() is None:
+            script.kill()
+    assert script.returncode == 130, err
+    assert "stopped before the end" in err
+    assert not alive(brokers[0])
