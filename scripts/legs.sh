@@ -1,4 +1,5 @@
-# Test legs shared by scripts/setup and scripts/test (sourced, not run).
+# Test legs shared by scripts/setup and scripts/test, and a helper for running
+# commands that start brokers (sourced, not run).
 # A leg: its virtualenv, its requirements file, its Python, extra pip flags.
 LEGS=(ha2025.4 ha2026.2 ha2026.10)
 declare -A LEG_VENV=([ha2025.4]=.venv [ha2026.2]=.venv-ha2026.2 [ha2026.10]=.venv-ha2026.10)
@@ -23,4 +24,28 @@ select_legs() {
     [[ -n ${LEG_VENV[$leg]:-} ]] || { echo "unknown leg '$leg' (known: ${LEGS[*]})" >&2; exit 2; }
     SELECTED+=("$leg")
   done
+}
+
+# Run a command (scripts/test: pytest, and the brokers its tests start) in a
+# process group of its own, and give its exit status. SIGINT, SIGTERM or SIGHUP
+# to the script end the whole group (with SIGTERM, which they obey whatever
+# they were started with), and the script waits until they have: nothing is
+# left listening. (Bash cannot trap a SIGINT it was started with ignored, as a
+# script's background job is; SIGTERM works there.)
+in_own_group() {
+  # A background job of a script is no group leader, so setsid makes the job
+  # itself (not a child of its own) the leader of a new group: its pid names it.
+  setsid "$@" &
+  local pid=$! status=0
+  trap 'kill -TERM -- "-$pid" 2>/dev/null || true' INT TERM HUP
+  wait "$pid" || status=$?
+  while kill -0 "$pid" 2>/dev/null; do wait "$pid" || status=$?; done
+  # Its children too, which may end a moment after it; after 10 s, by force.
+  local tries=0
+  while pgrep -g "$pid" >/dev/null; do
+    ((tries++ < 100)) || { kill -KILL -- "-$pid" 2>/dev/null || true; break; }
+    sleep 0.1
+  done
+  trap - INT TERM HUP
+  return "$status"
 }

@@ -1,0 +1,56 @@
+"""scripts/legs.sh: what scripts/test runs in a group of its own stops with it."""
+
+from pathlib import Path
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import alive
+
+ROOT = Path(__file__).parent.parent
+# Sources the helper and runs a command in its own group, as scripts/test does.
+RUN = 'set -euo pipefail; source scripts/legs.sh; in_own_group bash -c "$1"'
+# SIGINT as a terminal's Ctrl-C finds it; pytest's workers may run with it
+# ignored, which a bash started from them could not undo.
+WITH_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL);"
+    " os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_ends_the_whole_group(
+    leftovers: list[int], stop: signal.Signals
+) -> None:
+    """The command and what it started (here a sleep, there a broker) end too."""
+    command = 'sleep 600 & echo "PIDS $$ $!"; wait'
+    script = subprocess.Popen(
+        [sys.executable, "-c", WITH_SIGINT, "bash", "-c", RUN, "bash", command],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert script.stdout is not None
+        line = script.stdout.readline()
+        assert line.startswith("PIDS "), line
+        pids = [int(pid) for pid in line.split()[1:]]
+        leftovers.extend(pids)
+        assert all(map(alive, pids))
+        script.send_signal(stop)
+        script.communicate(timeout=30)
+    finally:
+        if script.poll() is None:
+            script.kill()
+    assert script.returncode != 0
+    assert not any(map(alive, pids))
+
+
+def test_the_commands_status_is_given() -> None:
+    """Without a signal, the helper waits for the command and gives its status."""
+    done = subprocess.run(
+        ["bash", "-c", RUN, "bash", "sleep 0.2; exit 3"], cwd=ROOT, check=False
+    )
+    assert done.returncode == 3
