@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 import signal
+import subprocess
 from typing import Any
 from unittest.mock import MagicMock
 
@@ -148,6 +149,17 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def read_pids(script: subprocess.Popen[str], leftovers: list[int]) -> list[int]:
+    """Read the `PIDS ...` line a script under test prints; all of them run."""
+    assert script.stdout is not None
+    line = script.stdout.readline()
+    assert line.startswith("PIDS "), line
+    pids = [int(pid) for pid in line.split()[1:]]
+    leftovers.extend(pids)
+    assert all(map(alive, pids))
+    return pids
 
 
 @pytest.fixture

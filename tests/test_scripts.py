@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import alive
+from tests.conftest import alive, read_pids
 
 ROOT = Path(__file__).parent.parent
 # Sources the helper and runs a command in its own group, as scripts/test does.
@@ -33,12 +33,7 @@ def test_a_stop_signal_ends_the_whole_group(
         text=True,
     )
     try:
-        assert script.stdout is not None
-        line = script.stdout.readline()
-        assert line.startswith("PIDS "), line
-        pids = [int(pid) for pid in line.split()[1:]]
-        leftovers.extend(pids)
-        assert all(map(alive, pids))
+        pids = read_pids(script, leftovers)
         script.send_signal(stop)
         script.communicate(timeout=30)
     finally:
