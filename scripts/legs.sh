@@ -42,7 +42,7 @@ in_own_group() {
   while kill -0 "$pid" 2>/dev/null; do wait "$pid" || status=$?; done
   # Its children too, which may end a moment after it; after 10 s, by force.
   local tries=0
-  while pgrep -g "$pid" >/dev/null; do
+  while kill -0 -- "-$pid" 2>/dev/null; do
     ((tries++ < 100)) || { kill -KILL -- "-$pid" 2>/dev/null || true; break; }
     sleep 0.1
   done
