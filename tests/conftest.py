@@ -39,7 +39,7 @@ from custom_components.mqtt_event_bridge.const import (
     CONF_TOPIC_PREFIX,
     CONF_TTL,
     DOMAIN,
-    ENTITY_UPDATE_DELAY,
+    PUBLISHER_UPDATE_INTERVAL,
 )
 
 pytest_plugins = ["pytest_homeassistant_custom_component"]
@@ -211,10 +211,12 @@ async def entities_follow(hass: HomeAssistant) -> None:
     """Let the bridge's entities show its latest changes.
 
     They hear of a change ENTITY_UPDATE_DELAY after it (a timer), never
-    inside the call that made it.
+    inside the call that made it, and at most once a second: a change within
+    a second of the last update (the entry's start is one, and a slow machine
+    may pass 50 ms before the test's change) waits for the second's end.
     """
     async_fire_time_changed_exact(
-        hass, dt_util.utcnow() + timedelta(seconds=ENTITY_UPDATE_DELAY)
+        hass, dt_util.utcnow() + timedelta(seconds=PUBLISHER_UPDATE_INTERVAL)
     )
     await hass.async_block_till_done()
 
