@@ -554,11 +554,11 @@ async def measure_ask(
 
 
 async def _run_until_stopped(args: argparse.Namespace) -> dict[str, Any]:
-    """Run the benchmark; SIGTERM and SIGHUP stop it as Ctrl-C does.
+    """Run the benchmark until it ends or SIGINT, SIGTERM or SIGHUP comes.
 
-    Each cancels the run, so that what it started (mosquitto, Home Assistant)
-    stops on the way out; a second signal waits for that instead of leaving a
-    broker behind.
+    A signal cancels the run, so that what it started (mosquitto, Home
+    Assistant) stops on the way out; a second signal waits for that instead of
+    leaving a broker behind.
     """
     loop = asyncio.get_running_loop()
     run = asyncio.current_task()
