@@ -86,6 +86,8 @@ STREAM_TYPE = "bench_stream"
 FORWARD_ENTITY = "sensor.bench_forward_q{}"
 STREAM_ENTITY = "sensor.bench_stream"
 STREAM_TOPIC = f"{PREFIX}/eventstream"
+# eventstream's runs, against which each bridge's forwarding is compared.
+STREAM_NAME = "mqtt_eventstream (qos 0)"
 # Bursts per forwarder, taking turns.
 FORWARD_ROUNDS = 4
 # The bench fires far faster than the default limit of 100 a second per type,
@@ -1022,17 +1024,16 @@ async def _forwarding_vs_eventstream(
             stream=entity_id == STREAM_ENTITY,
         )
 
-    stream = "mqtt_eventstream (qos 0)"
     bridges = [
         (f"bridge forwarding (qos {qos})", qos)
         for qos in (entry.data["qos"] for entry in entries)
     ]
     senders: list[tuple[str, Sender]] = [
-        (stream, firing(STREAM_TYPE)),
+        (STREAM_NAME, firing(STREAM_TYPE)),
         *((name, firing(FORWARD_TYPE.format(qos))) for name, qos in bridges),
     ]
     changes: list[tuple[str, Sender]] = [
-        (stream, changing(STREAM_ENTITY)),
+        (STREAM_NAME, changing(STREAM_ENTITY)),
         *((name, changing(FORWARD_ENTITY.format(qos))) for name, qos in bridges),
     ]
     for name, send in senders:
@@ -1063,7 +1064,7 @@ async def _forwarding_vs_eventstream(
 
 def _versus(runs: dict[str, dict[str, Any]], name: str, key: str) -> dict[str, Any]:
     """One bridge's run against eventstream's of the same mode, `key` naming it."""
-    bridge, stream = runs[name], runs["mqtt_eventstream (qos 0)"]
+    bridge, stream = runs[name], runs[STREAM_NAME]
     return {
         f"{key}e2e_p50_vs_eventstream": bridge["e2e_ms"]["p50"]
         / stream["e2e_ms"]["p50"],
@@ -1081,7 +1082,6 @@ def forward_ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
     changes (2 ms apart), `state_sparse_` for both.
     """
     rows = []
-    stream = "mqtt_eventstream (qos 0)"
     for broker in sorted({r["broker"] for r in results["forward"]}):
         runs = [r for r in results["forward"] if r["broker"] == broker]
         sequential = {r["name"]: r for r in runs if r["mode"] == "forward sequential"}
@@ -1096,27 +1096,28 @@ def forward_ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
         bursts: dict[tuple[int, str], dict[str, Any]] = {
             (r["round"], r["name"]): r for r in runs if "round" in r
         }
-        for name in sorted(n for n in sequential if n != stream):
+        for name in sorted(n for n in sequential if n != STREAM_NAME):
             paired = sorted(
                 bursts[(round_no, name)]["events_per_s"]
-                / bursts[(round_no, stream)]["events_per_s"]
+                / bursts[(round_no, STREAM_NAME)]["events_per_s"]
                 for round_no in range(FORWARD_ROUNDS)
             )
             fire = [
                 bursts[(k, name)]["caller_ms"]["p50"] for k in range(FORWARD_ROUNDS)
             ]
             fire_stream = [
-                bursts[(k, stream)]["caller_ms"]["p50"] for k in range(FORWARD_ROUNDS)
+                bursts[(k, STREAM_NAME)]["caller_ms"]["p50"]
+                for k in range(FORWARD_ROUNDS)
             ]
             rows.append(
                 {
                     "broker": broker,
                     "name": name,
                     "e2e_p50_vs_eventstream": sequential[name]["e2e_ms"]["p50"]
-                    / sequential[stream]["e2e_ms"]["p50"],
+                    / sequential[STREAM_NAME]["e2e_ms"]["p50"],
                     "e2e_p99_ms": sequential[name]["e2e_ms"]["p99"],
                     "loop_cpu_more_us": sequential[name]["loop_cpu_us"]
-                    - sequential[stream]["loop_cpu_us"],
+                    - sequential[STREAM_NAME]["loop_cpu_us"],
                     "burst_vs_eventstream": statistics.median(paired),
                     "burst_vs_eventstream_range": [paired[0], paired[-1]],
                     "fire_p50_us": statistics.median(fire) * 1000,
