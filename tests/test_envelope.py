@@ -11,7 +11,9 @@ from custom_components.mqtt_event_bridge.const import MAX_PAYLOAD_BYTES
 from custom_components.mqtt_event_bridge.envelope import (
     UUID_BATCH,
     EnvelopeError,
+    Route,
     build_event,
+    forwarded_event,
     random_uuid4,
 )
 
@@ -123,6 +125,29 @@ def test_size_limit() -> None:
         "size": str(MAX_PAYLOAD_BYTES + 1),
         "limit": str(MAX_PAYLOAD_BYTES),
     }
+
+
+def test_a_forwarded_event_is_what_build_event_makes_of_its_fields() -> None:
+    """The forwarder's one-call envelope gives build_event's very bytes.
+
+    Same keys in the same order, same times and expiry, same topic and QoS:
+    the forwarder only skips the layers and the reserved-key check.
+    """
+    kind = Route.of(topic="p/events/ha/x", event_type="ha/x", qos=1, ttl=45)
+    data = {"a": [1, 2], "when": NOW}
+    event = forwarded_event(kind, data, "LOCAL", "ctx", NOW)
+    assert event == build_event(
+        topic="p/events/ha/x",
+        event_type="ha/x",
+        data={"data": data, "origin": "LOCAL", "context_id": "ctx"},
+        qos=1,
+        ttl=45,
+        now=NOW,
+        event_id=event.event_id,
+    )
+    with pytest.raises(EnvelopeError) as err:
+        forwarded_event(kind, {"thing": object()}, "LOCAL", "ctx", NOW)
+    assert err.value.reason == "not_serializable"
 
 
 def test_ids_are_made_ahead_only_when_few_are_left(

@@ -126,6 +126,57 @@ def build_event(
         "expires_at": expires_at,
         **data,
     }
+    return _encoded(envelope, event_id, topic, qos, expires_at)
+
+
+class Route(NamedTuple):
+    """Where one kind of forwarded event goes, and for how long it is valid."""
+
+    topic: str
+    event_type: str
+    qos: int
+    ttl: int
+    ttl_delta: timedelta
+
+    @classmethod
+    def of(cls, *, topic: str, event_type: str, qos: int, ttl: int) -> "Route":
+        """Give a kind of event's route; built once, not on each event's path."""
+        return cls(topic, event_type, qos, ttl, _ttl_delta(ttl))
+
+
+def forwarded_event(
+    route: Route, data: Any, origin: str, context_id: str, now: datetime
+) -> OutgoingEvent:
+    """Wrap an HA event's data in the envelope, under keys of its own.
+
+    What build_event does, in one positional call and without the check for
+    reserved keys (these keys cannot clash): this runs inside the bus's call
+    of every forwarded event, before HA's MQTT client can write it, and on a
+    cold cache each call on the way cost about a microsecond.
+    """
+    event_id = random_uuid4()
+    expires_at = now + route.ttl_delta
+    envelope = {
+        "event_id": event_id,
+        "event_type": route.event_type,
+        "timestamp": now,
+        "ttl": route.ttl,
+        "expires_at": expires_at,
+        "data": data,
+        "origin": origin,
+        "context_id": context_id,
+    }
+    return _encoded(envelope, event_id, route.topic, route.qos, expires_at)
+
+
+def _encoded(
+    envelope: dict[str, Any],
+    event_id: str,
+    topic: str,
+    qos: int,
+    expires_at: datetime,
+) -> OutgoingEvent:
+    """Encode an envelope; raise EnvelopeError when it cannot be, or is too large."""
     try:
         payload = json_bytes(envelope)
     except TypeError as err:

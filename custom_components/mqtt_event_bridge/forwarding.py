@@ -57,7 +57,7 @@ from .const import (
     MAX_FORWARD_TEXT,
 )
 from .discovery import DISCOVERY_ID_PREFIX, DiscoveryPublisher
-from .envelope import EnvelopeError, OutgoingEvent, build_event
+from .envelope import EnvelopeError, OutgoingEvent, Route, forwarded_event
 from .publisher import EventPublisher
 from .ratelimit import LogLimiter, TokenBucket
 from .topics import event_topic
@@ -234,13 +234,15 @@ class EventForwarder:
             event_type: TokenBucket(capacity=settings.rate, rate=settings.rate)
             for event_type in settings.event_types
         }
-        # Each HA type's envelope type (ha/...) and topic, built once.
-        self._envelope_types = {
-            event_type: forward_type(event_type) for event_type in settings.event_types
-        }
-        self._topics = {
-            event_type: event_topic(settings.prefix, envelope_type)
-            for event_type, envelope_type in self._envelope_types.items()
+        # Each HA type's envelope type (ha/...), topic, QoS and TTL, built once.
+        self._routes = {
+            event_type: Route.of(
+                topic=event_topic(settings.prefix, forward_type(event_type)),
+                event_type=forward_type(event_type),
+                qos=settings.qos,
+                ttl=settings.ttl,
+            )
+            for event_type in settings.event_types
         }
         # Contexts of the bridge entities' state changes, newest kept.
         self._caused: OrderedDict[str, None] = OrderedDict()
@@ -379,7 +381,7 @@ class EventForwarder:
         # to HA's MQTT client, which saves a turn of the loop and its work.
         if self._settings.discovery:
             self._discovery.async_submit(
-                self._envelope_types[event_type], outgoing, at_once=True
+                self._routes[event_type].event_type, outgoing, at_once=True
             )
         else:
             self._publisher.async_submit(outgoing, at_once=True)
@@ -389,19 +391,26 @@ class EventForwarder:
         """Wrap an event in the envelope; made safe, or dropped counted."""
         # No time_fired: this runs inside the bus's call, so the envelope's
         # timestamp is the time the event was fired.
-        fields = {
-            "data": event.data,
-            "origin": _ORIGIN_TEXT[event.origin],
-            "context_id": event.context.id,
-        }
+        route = self._routes[event_type]
+        origin = _ORIGIN_TEXT[event.origin]
+        context_id = event.context.id
         try:
-            return self._envelope(event_type, fields)
+            return forwarded_event(
+                route, event.data, origin, context_id, dt_util.utcnow()
+            )
         except EnvelopeError as err:
             if err.reason != "not_serializable":
                 self._async_drop(event_type, err)
                 return None
         try:
-            outgoing = self._envelope(event_type, json_safe(fields))
+            outgoing = forwarded_event(
+                route,
+                # One level down from the envelope, where the depth is counted.
+                json_safe(event.data, 1),
+                origin,
+                json_safe(context_id),
+                dt_util.utcnow(),
+            )
         except EnvelopeError as err:
             self._async_drop(event_type, err)
             return None
@@ -412,16 +421,6 @@ class EventForwarder:
             event_type,
         )
         return outgoing
-
-    def _envelope(self, event_type: str, fields: dict[str, Any]) -> OutgoingEvent:
-        return build_event(
-            topic=self._topics[event_type],
-            event_type=self._envelope_types[event_type],
-            data=fields,
-            qos=self._settings.qos,
-            ttl=self._settings.ttl,
-            now=dt_util.utcnow(),
-        )
 
     @callback
     def _async_drop(self, event_type: str, err: EnvelopeError) -> None:
