@@ -570,14 +570,16 @@ async def test_broker_expiry_on_mqtt5(
 def mqtt5_publishes(
     mqtt_mock: MqttMockHAClient, monkeypatch: pytest.MonkeyPatch
 ) -> list[dict[str, Any]]:
-    """The keywords of each publish on an MQTT 5 connection of an HA that has expiry."""
+    """Retain and the keywords of each publish (MQTT 5, an HA that has expiry)."""
     monkeypatch.setattr(
         "custom_components.mqtt_event_bridge.publisher.EXPIRY_SUPPORTED", True
     )
     recorded: list[dict[str, Any]] = []
 
     async def record(*args: Any, **kwargs: Any) -> None:
-        recorded.append(kwargs)
+        # hass, topic, payload, qos, retain: retain by position or by name.
+        [retain] = args[4:] or [kwargs.pop("retain")]
+        recorded.append({"retain": retain, **kwargs})
 
     monkeypatch.setattr(
         "custom_components.mqtt_event_bridge.publisher._publish", record

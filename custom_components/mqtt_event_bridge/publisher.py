@@ -63,22 +63,26 @@ _LOGGER = logging.getLogger(__name__)
 # paho's words when it is not connected; HA passes them on in its error.
 _NOT_CONNECTED = "The client is not currently connected."
 
+# Events are never retained: a client that subscribes later must not get an
+# old one as if it had just happened.
+_RETAIN = False
+
 # Newer HA hands an expiry to the broker (MQTT 5 connections only), so that an
 # event which expires while queued at the broker is dropped there too.
 _publish: Callable[..., Awaitable[None]] = mqtt.async_publish
 EXPIRY_SUPPORTED = "message_expiry_interval" in inspect.signature(_publish).parameters
 
 
-def _expiry_arguments(hass: HomeAssistant, expires_at: datetime) -> dict[str, int]:
+def _expiry_interval(hass: HomeAssistant, expires_at: datetime) -> int | None:
     """Give the remaining TTL in whole seconds, where HA and the connection allow."""
     if not EXPIRY_SUPPORTED or not hass.data[mqtt.DATA_MQTT].client.is_mqttv5:
-        return {}
+        return None
     remaining = (expires_at - dt_util.utcnow()).total_seconds()
     # Rounded down, so the broker never keeps an event past its expires_at;
     # at least 1, since 0 is no expiry to a broker; at most the longest TTL
     # (an outbox file edited by hand may say any time, and MQTT carries
     # 32 bits).
-    return {"message_expiry_interval": min(MAX_TTL, max(1, int(remaining)))}
+    return min(MAX_TTL, max(1, int(remaining)))
 
 
 class StoredEvent(TypedDict):
@@ -457,14 +461,21 @@ class EventPublisher:
     async def _async_send(self, waiting: _Waiting) -> None:
         event = waiting.event
         try:
-            await _publish(
-                self._hass,
-                event.topic,
-                event.payload,
-                event.qos,
-                retain=False,
-                **_expiry_arguments(self._hass, event.expires_at),
-            )
+            # Positional where HA takes no expiry: no dict of keyword
+            # arguments is built and unpacked for each event.
+            if (expiry := _expiry_interval(self._hass, event.expires_at)) is None:
+                await _publish(
+                    self._hass, event.topic, event.payload, event.qos, _RETAIN
+                )
+            else:
+                await _publish(
+                    self._hass,
+                    event.topic,
+                    event.payload,
+                    event.qos,
+                    _RETAIN,
+                    message_expiry_interval=expiry,
+                )
         except HomeAssistantError as err:
             if _client_kept_it(err, event.qos):
                 self.counters.published += 1
