@@ -30,7 +30,6 @@ from homeassistant.const import EVENT_CALL_SERVICE, EVENT_STATE_CHANGED
 from homeassistant.core import (
     CALLBACK_TYPE,
     Event,
-    EventOrigin,
     EventStateChangedData,
     HomeAssistant,
     callback,
@@ -66,9 +65,6 @@ _LOGGER = logging.getLogger(__name__)
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _GLOB = re.compile(r"[a-z0-9_.*?]+")
-# An enum's `value` is a Python-level property: looked up here instead, on
-# the path of every forwarded event.
-_ORIGIN_TEXT = {origin: origin.value for origin in EventOrigin}
 
 
 def forward_type(event_type: str) -> str:
@@ -392,7 +388,10 @@ class EventForwarder:
         # No time_fired: this runs inside the bus's call, so the envelope's
         # timestamp is the time the event was fired.
         route = self._routes[event_type]
-        origin = _ORIGIN_TEXT[event.origin]
+        # The member's `_value_` (an attribute Python's enum documents): its
+        # `value` is a Python-level property, and a table keyed by the member
+        # calls Enum.__hash__, a Python function too.
+        origin: str = event.origin._value_
         context_id = event.context.id
         try:
             return forwarded_event(
