@@ -22,6 +22,7 @@ import itertools
 import json
 import os
 from pathlib import Path
+import select
 import shutil
 import signal
 import socket
@@ -97,6 +98,8 @@ FORWARD_BENCH_RATE = 10_000
 # handles Ctrl-C itself: started in the background of a script, a process gets
 # SIGINT ignored, and asyncio then leaves it so.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Seconds the subscriber's process may take to start and subscribe.
+SUBSCRIBER_START = 15
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -191,7 +194,11 @@ def stop_client(client: Client) -> None:
 
 @dataclass
 class Subscriber:
-    """An independent paho client recording when each sequence number arrives."""
+    """An independent subscriber recording when each sequence number arrives.
+
+    A paho client in a process of its own (`bench_subscriber.py`), as a
+    consumer of the bridge's events is: its arrival times are taken there.
+    """
 
     port: int
     loop: asyncio.AbstractEventLoop
@@ -201,47 +208,64 @@ class Subscriber:
     counts: dict[str, int] = field(default_factory=dict)
     _waiters: dict[tuple[str, int], asyncio.Event] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _process: subprocess.Popen[str] | None = None
+    _reader: threading.Thread | None = None
 
     def start(self) -> None:
-        """Subscribe to everything under the bench prefix."""
-        self.client = Client(CallbackAPIVersion.VERSION2, client_id="bench-sub")
-        self.client.reconnect_delay_set(1, 1)
-        start_subscribed(
-            self.client, self.port, f"{PREFIX}/#", self.qos, self._on_message
+        """Start it and return once the broker acknowledged its subscription."""
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).with_name("bench_subscriber.py")),
+                str(self.port),
+                f"{PREFIX}/#",
+                str(self.qos),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
+        assert self._process.stdout is not None
+        ready, _, _ = select.select([self._process.stdout], [], [], SUBSCRIBER_START)
+        line = self._process.stdout.readline() if ready else ""
+        if not line.startswith('["ready"'):
+            self.stop()
+            msg = f"the subscriber did not start: {line!r}"
+            raise RuntimeError(msg)
+        # Its arrival times are compared with this process's perf_counter.
+        if not 0 <= time.perf_counter() - json.loads(line)[1] < SUBSCRIBER_START:
+            self.stop()
+            msg = "the subscriber's clock is not this process's"
+            raise RuntimeError(msg)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def stop(self) -> None:
-        """Disconnect."""
-        stop_client(self.client)
+        """Stop it: it ends when its standard input closes."""
+        if (process := self._process) is None:
+            return
+        self._process = None
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=10)
 
-    def _on_message(self, _client: Client, _userdata: object, msg: MQTTMessage) -> None:
-        now = time.perf_counter()
-        if msg.topic.endswith("/availability"):
-            return
-        payload = json.loads(msg.payload)
-        # At the top (published events), under data (forwarded HA events) or
-        # under event_data (mqtt_eventstream); for a state change, in the new
-        # state's attributes.
-        data = payload.get("data") or payload.get("event_data")
-        state = data.get("new_state") if isinstance(data, dict) else None
-        attributes = state.get("attributes") if isinstance(state, dict) else None
-        body = next(
-            (
-                part
-                for part in (payload, data, attributes)
-                if isinstance(part, dict) and "run" in part
-            ),
-            None,
-        )
-        if body is None:
-            return
-        run, seq = body["run"], body["seq"]
-        with self._lock:
-            self.counts[run] = self.counts.get(run, 0) + 1
-            self.arrivals.setdefault(run, {}).setdefault(seq, now)
-            waiter = self._waiters.get((run, seq))
-        if waiter is not None:
-            self.loop.call_soon_threadsafe(waiter.set)
+    def _read(self) -> None:
+        assert self._process is not None
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            run, seq, now = json.loads(line)
+            with self._lock:
+                self.counts[run] = self.counts.get(run, 0) + 1
+                self.arrivals.setdefault(run, {}).setdefault(seq, now)
+                waiter = self._waiters.get((run, seq))
+            if waiter is not None:
+                self.loop.call_soon_threadsafe(waiter.set)
 
     def waiter(self, run: str, seq: int) -> asyncio.Event:
         """Return an event that is set when (run, seq) arrives."""

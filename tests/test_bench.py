@@ -1,4 +1,4 @@
-"""scripts/bench: a stop signal leaves no broker behind."""
+"""scripts/bench: a stop signal leaves no broker and no subscriber behind."""
 
 from pathlib import Path
 import signal
@@ -26,7 +26,7 @@ BENCH = Path(__file__).parent.parent / "scripts" / "bench.py"
 def test_bench_stops_its_broker_on_each_signal(
     leftovers: list[int], stop: signal.Signals, sigint: str
 ) -> None:
-    """Stopped in the middle of a run, the benchmark stops mosquitto and exits 130.
+    """Stopped midway, the benchmark stops mosquitto and its subscriber; exits 130.
 
     Before, SIGTERM and SIGHUP ended the process at once, and its mosquitto
     kept listening.
@@ -44,13 +44,17 @@ def test_bench_stops_its_broker_on_each_signal(
         while not line.startswith("default "):
             assert line, "the benchmark ended before its first figures"
             line = script.stdout.readline()
-        brokers = [
+        children = psutil.Process(script.pid).children()
+        brokers = [child.pid for child in children if child.name() == "mosquitto"]
+        # The subscriber runs in a process of its own, like a real consumer.
+        subscribers = [
             child.pid
-            for child in psutil.Process(script.pid).children()
-            if child.name() == "mosquitto"
+            for child in children
+            if any(part.endswith("bench_subscriber.py") for part in child.cmdline())
         ]
-        leftovers.extend(brokers)
+        leftovers.extend(brokers + subscribers)
         assert len(brokers) == 1
+        assert len(subscribers) == 1
         script.send_signal(stop)
         _out, err = script.communicate(timeout=60)
     finally:
@@ -59,3 +63,4 @@ def test_bench_stops_its_broker_on_each_signal(
     assert script.returncode == 130, err
     assert "stopped before the end" in err
     assert not alive(brokers[0])
+    assert not alive(subscribers[0])
