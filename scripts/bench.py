@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # Imported after the repository is on the path, like HA imports it.
+from bench_subscriber import HOST, start_subscribed, stop_client
 from homeassistant import loader
 from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant, callback
@@ -57,7 +58,6 @@ from custom_components.mqtt_event_bridge.const import DISCOVERY_QOS, DOMAIN
 from custom_components.mqtt_event_bridge.envelope import build_event
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
 
-HOST = "127.0.0.1"
 PREFIX = "bench"
 WAIT = 60.0
 # Pause between sequential events, for every sender alike.
@@ -165,31 +165,6 @@ class Broker:
         """Resident memory of the broker process."""
         assert self.process is not None
         return float(psutil.Process(self.process.pid).memory_info().rss / 2**20)
-
-
-def start_subscribed(
-    client: Client,
-    port: int,
-    topic: str,
-    qos: int,
-    on_message: Callable[[Client, object, MQTTMessage], None],
-) -> None:
-    """Connect a paho client, subscribe it; return once the broker acknowledged."""
-    ready = threading.Event()
-    client.on_message = on_message
-    client.on_subscribe = lambda *_: ready.set()
-    client.on_connect = lambda c, *_: c.subscribe(topic, qos)
-    client.connect(HOST, port)
-    client.loop_start()
-    if not ready.wait(10):
-        msg = f"no subscription to {topic} within 10 s"
-        raise RuntimeError(msg)
-
-
-def stop_client(client: Client) -> None:
-    """Disconnect a client started with start_subscribed."""
-    client.disconnect()
-    client.loop_stop()
 
 
 @dataclass

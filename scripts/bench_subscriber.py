@@ -17,6 +17,7 @@ SIGTERM. It ignores SIGINT and SIGHUP, which a terminal sends to the whole
 process group: the benchmark then stops it itself, after its figures.
 """
 
+from collections.abc import Callable
 import json
 import signal
 import sys
@@ -28,6 +29,31 @@ from paho.mqtt.client import Client, MQTTMessage
 from paho.mqtt.enums import CallbackAPIVersion
 
 HOST = "127.0.0.1"
+
+
+def start_subscribed(
+    client: Client,
+    port: int,
+    topic: str,
+    qos: int,
+    on_message: Callable[[Client, object, MQTTMessage], None],
+) -> None:
+    """Connect a paho client, subscribe it; return once the broker acknowledged."""
+    ready = threading.Event()
+    client.on_message = on_message
+    client.on_subscribe = lambda *_: ready.set()
+    client.on_connect = lambda c, *_: c.subscribe(topic, qos)
+    client.connect(HOST, port)
+    client.loop_start()
+    if not ready.wait(10):
+        msg = f"no subscription to {topic} within 10 s"
+        raise RuntimeError(msg)
+
+
+def stop_client(client: Client) -> None:
+    """Disconnect a client started with start_subscribed."""
+    client.disconnect()
+    client.loop_stop()
 
 
 def run_and_seq(payload: bytes) -> tuple[str, int] | None:
@@ -59,7 +85,6 @@ def main() -> None:
     port, topic, qos = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     for signum in (signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
-    subscribed = threading.Event()
 
     def on_message(_client: Client, _userdata: object, msg: MQTTMessage) -> None:
         now = time.perf_counter()
@@ -76,17 +101,10 @@ def main() -> None:
 
     client = Client(CallbackAPIVersion.VERSION2, client_id=f"bench-sub-q{qos}")
     client.reconnect_delay_set(1, 1)
-    client.on_message = on_message
-    client.on_subscribe = lambda *_: subscribed.set()
-    client.on_connect = lambda c, *_: c.subscribe(topic, qos)
-    client.connect(HOST, port)
-    client.loop_start()
-    if not subscribed.wait(10):
-        sys.exit(f"no subscription to {topic} within 10 s")
+    start_subscribed(client, port, topic, qos, on_message)
     _say(["ready", time.perf_counter()])
     sys.stdin.read()
-    client.disconnect()
-    client.loop_stop()
+    stop_client(client)
 
 
 if __name__ == "__main__":
