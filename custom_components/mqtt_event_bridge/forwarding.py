@@ -231,15 +231,15 @@ class EventForwarder:
             for event_type in settings.event_types
         }
         # Each HA type's envelope type (ha/...), topic, QoS and TTL, built once.
-        self._routes = {
-            event_type: Route.of(
-                topic=event_topic(settings.prefix, forward_type(event_type)),
-                event_type=forward_type(event_type),
+        self._routes: dict[str, Route] = {}
+        for event_type in settings.event_types:
+            kind = forward_type(event_type)
+            self._routes[event_type] = Route.of(
+                topic=event_topic(settings.prefix, kind),
+                event_type=kind,
                 qos=settings.qos,
                 ttl=settings.ttl,
             )
-            for event_type in settings.event_types
-        }
         # Contexts of the bridge entities' state changes, newest kept.
         self._caused: OrderedDict[str, None] = OrderedDict()
         self._own_entities: set[str] = set()
