@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 import tracemalloc
-from typing import Any
+from typing import IO, Any
 
 from paho.mqtt.client import Client, MQTTMessage
 from paho.mqtt.enums import CallbackAPIVersion
@@ -212,7 +212,9 @@ class Subscriber:
             self.stop()
             msg = "the subscriber's clock is not this process's"
             raise RuntimeError(msg)
-        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader = threading.Thread(
+            target=self._read, args=(self._process.stdout,), daemon=True
+        )
         self._reader.start()
 
     def stop(self) -> None:
@@ -230,10 +232,8 @@ class Subscriber:
         if self._reader is not None:
             self._reader.join(timeout=10)
 
-    def _read(self) -> None:
-        assert self._process is not None
-        assert self._process.stdout is not None
-        for line in self._process.stdout:
+    def _read(self, arrivals: IO[str]) -> None:
+        for line in arrivals:
             run, seq, now = json.loads(line)
             with self._lock:
                 self.counts[run] = self.counts.get(run, 0) + 1
