@@ -32,12 +32,23 @@ select_legs() {
 # they were started with), and the script waits until they have: nothing is
 # left listening. (Bash cannot trap a SIGINT it was started with ignored, as a
 # script's background job is; SIGTERM works there.)
+stop_own_group() {
+  [[ -n $1 ]] || return 0
+  kill -TERM -- "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null || true
+}
+
 in_own_group() {
   # A background job of a script is no group leader, so setsid makes the job
   # itself (not a child of its own) the leader of a new group: its pid names it.
+  # The trap is set before the job starts: a signal that came between the two
+  # would end this shell at once and leave the group running. Until the group
+  # exists (setsid not yet called, or its pid not yet known), the job itself is
+  # what to end.
+  local pid='' status=0 stopping=0
+  trap 'stopping=1; stop_own_group "$pid"' INT TERM HUP
   setsid "$@" &
-  local pid=$! status=0
-  trap 'kill -TERM -- "-$pid" 2>/dev/null || true' INT TERM HUP
+  pid=$!
+  ((stopping == 0)) || stop_own_group "$pid"
   wait "$pid" || status=$?
   while kill -0 "$pid" 2>/dev/null; do wait "$pid" || status=$?; done
   # Its children too, which may end a moment after it; after 10 s, by force.

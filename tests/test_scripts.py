@@ -4,6 +4,8 @@ from pathlib import Path
 import signal
 import subprocess
 import sys
+import time
+import uuid
 
 import pytest
 
@@ -41,6 +43,47 @@ def test_a_stop_signal_ends_the_whole_group(
             script.kill()
     assert script.returncode != 0
     assert not any(map(alive, pids))
+
+
+def running_as(name: str) -> list[int]:
+    """The pids of the processes whose command line names `name`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (
+                entry.name.isdigit()
+                and name.encode() in entry.joinpath("cmdline").read_bytes()
+            ):
+                pids.append(int(entry.name))
+        except OSError:  # It ended while we looked.
+            continue
+    return pids
+
+
+def test_a_stop_signal_while_it_starts_leaves_nothing(leftovers: list[int]) -> None:
+    """A signal in the first milliseconds, before or after the group exists.
+
+    A signal that came after the command started but before the helper's trap
+    was set used to end the helper alone and leave the group running.
+    """
+    for step in range(40):
+        name = f"in-own-group-{uuid.uuid4().hex}"
+        script = subprocess.Popen(
+            ["bash", "-c", RUN, "bash", f"exec -a {name} sleep 600"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(step * 0.00025)
+            script.send_signal(signal.SIGTERM)
+            script.wait(timeout=30)
+        finally:
+            if script.poll() is None:
+                script.kill()
+            left = running_as(name)
+            leftovers.extend(left)
+        assert script.returncode != 0
+        assert not left, f"left running after a signal {step * 0.25} ms in"
 
 
 def test_the_commands_status_is_given() -> None:
