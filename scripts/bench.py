@@ -57,6 +57,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.mqtt_event_bridge.const import DISCOVERY_QOS, DOMAIN
 from custom_components.mqtt_event_bridge.envelope import build_event
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
+from custom_components.mqtt_event_bridge.publisher import EXPIRY_SUPPORTED
 
 PREFIX = "bench"
 WAIT = 60.0
@@ -75,6 +76,8 @@ MEMORY_EVENTS = 5_000
 MEMORY_BATCH = 200
 # Callers at once in the concurrent burst, as many automations firing together.
 CALLERS = 80
+# HA's action given the bridge's broker-side expiry (MQTT 5, HA 2026.x only).
+SAME_EXPIRY = "mqtt.publish action, same expiry"
 # Concurrent bursts per sender, the senders taking turns in alternating order:
 # one burst lasts under a second, so a single one is mostly noise.
 CONCURRENT_ROUNDS = 10
@@ -633,6 +636,76 @@ async def _async_wait_subscribed(hass: HomeAssistant, topic: str, qos: int) -> N
             await asyncio.sleep(0.02)
 
 
+def _senders(
+    hass: HomeAssistant, entry_id: str, qos: int, topic: str
+) -> tuple[list[tuple[str, Sender]], Sender, set[asyncio.Task[None]]]:
+    """Make the senders taking turns, a burst's floor, and its tasks in flight."""
+
+    async def bridge(run: str, seq: int, _body: str) -> None:
+        await hass.services.async_call(
+            DOMAIN,
+            "publish_event",
+            {
+                "event_type": "bench",
+                "data": {
+                    "run": run,
+                    "seq": seq,
+                    "text": "person at the front door",
+                },
+                "qos": qos,
+                "ttl": 60,
+                "config_entry_id": entry_id,
+            },
+            blocking=True,
+            return_response=True,
+        )
+
+    async def action(_run: str, _seq: int, body: str) -> None:
+        await hass.services.async_call(
+            "mqtt",
+            "publish",
+            {"topic": topic, "payload": body, "qos": qos},
+            blocking=True,
+        )
+
+    async def raw(_run: str, _seq: int, body: str) -> None:
+        await mqtt.async_publish(hass, topic, body, qos, retain=False)
+
+    pending: set[asyncio.Task[None]] = set()
+
+    async def raw_concurrent(_run: str, _seq: int, body: str) -> None:
+        # The floor of a burst: every publish in flight at once.
+        task = hass.async_create_task(
+            mqtt.async_publish(hass, topic, body, qos, retain=False)
+        )
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    async def action_expiring(_run: str, _seq: int, body: str) -> None:
+        await hass.services.async_call(
+            "mqtt",
+            "publish",
+            {
+                "topic": topic,
+                "payload": body,
+                "qos": qos,
+                "message_expiry_interval": {"seconds": 60},
+            },
+            blocking=True,
+        )
+
+    senders: list[tuple[str, Sender]] = [
+        ("bridge", bridge),
+        ("mqtt.publish action", action),
+        ("raw async_publish", raw),
+    ]
+    if _sets_expiry(hass):
+        # Not the target's baseline (the action as users call it), but
+        # the same work: the bridge gives the broker each event's expiry.
+        senders.append((SAME_EXPIRY, action_expiring))
+    return senders, raw_concurrent, pending
+
+
 async def _bench_in_hass(
     hass: HomeAssistant,
     broker: Broker,
@@ -684,68 +757,9 @@ async def _bench_in_hass(
                 # the echo every user with discovery on gets.
                 await _async_wait_subscribed(hass, topic, DISCOVERY_QOS)
 
-            async def bridge(
-                run: str,
-                seq: int,
-                _body: str,
-                qos: int = qos,
-                entry_id: str = entry.entry_id,
-            ) -> None:
-                await hass.services.async_call(
-                    DOMAIN,
-                    "publish_event",
-                    {
-                        "event_type": "bench",
-                        "data": {
-                            "run": run,
-                            "seq": seq,
-                            "text": "person at the front door",
-                        },
-                        "qos": qos,
-                        "ttl": 60,
-                        "config_entry_id": entry_id,
-                    },
-                    blocking=True,
-                    return_response=True,
-                )
-
-            async def action(
-                _run: str, _seq: int, body: str, qos: int = qos, topic: str = topic
-            ) -> None:
-                await hass.services.async_call(
-                    "mqtt",
-                    "publish",
-                    {"topic": topic, "payload": body, "qos": qos},
-                    blocking=True,
-                )
-
-            async def raw(
-                _run: str, _seq: int, body: str, qos: int = qos, topic: str = topic
-            ) -> None:
-                await mqtt.async_publish(hass, topic, body, qos, retain=False)
-
-            pending: set[asyncio.Task[None]] = set()
-
-            async def raw_concurrent(
-                _run: str,
-                _seq: int,
-                body: str,
-                qos: int = qos,
-                topic: str = topic,
-                pending: set[asyncio.Task[None]] = pending,
-            ) -> None:
-                # The floor of a burst: every publish in flight at once.
-                task = hass.async_create_task(
-                    mqtt.async_publish(hass, topic, body, qos, retain=False)
-                )
-                pending.add(task)
-                task.add_done_callback(pending.discard)
-
-            senders: list[tuple[str, Sender]] = [
-                ("bridge", bridge),
-                ("mqtt.publish action", action),
-                ("raw async_publish", raw),
-            ]
+            senders, raw_concurrent, pending = _senders(
+                hass, entry.entry_id, qos, topic
+            )
             # Warm-up: imports, caches, the first subscriptions.
             for name, send in senders:
                 run = f"warm-{name}-{qos}"
@@ -773,7 +787,12 @@ async def _bench_in_hass(
                 out["runs"].append(result)
                 print_row(result)
             for result in await measure_concurrent_rounds(
-                senders[:2], qos, args.n, sub, args.rounds, args.profile
+                [sender for sender in senders if sender[0] != "raw async_publish"],
+                qos,
+                args.n,
+                sub,
+                args.rounds,
+                args.profile,
             ):
                 result["broker"] = setting
                 out["runs"].append(result)
@@ -809,6 +828,19 @@ async def _bench_in_hass(
         for loaded in reversed(hass.config_entries.async_entries()):
             await hass.config_entries.async_unload(loaded.entry_id)
     return out
+
+
+def _sets_expiry(hass: HomeAssistant) -> bool:
+    """Whether the bridge gives each event a broker-side expiry, and HA's action can.
+
+    Both need a Home Assistant whose MQTT client takes an expiry (2026.x) and
+    a connection on MQTT 5.
+    """
+    return (
+        EXPIRY_SUPPORTED
+        and "message_expiry_interval" in mqtt.MQTT_PUBLISH_SCHEMA.schema
+        and hass.data[mqtt.DATA_MQTT].client.is_mqttv5
+    )
 
 
 def _bench_entry(hass: HomeAssistant, args: argparse.Namespace) -> BridgeConfigEntry:
@@ -1180,10 +1212,24 @@ def ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
             for r in results["runs"]
             if (r["broker"], r["qos"], r["mode"]) == (broker, qos, "concurrent")
         }
-        paired = sorted(
-            rates[(round_no, "bridge")] / rates[(round_no, "mqtt.publish action")]
-            for round_no in {round_no for round_no, _ in rates}
-        )
+
+        def paired(baseline: str, rates: dict[tuple[int, str], float] = rates) -> Any:
+            return sorted(
+                rates[(round_no, "bridge")] / rates[(round_no, baseline)]
+                for round_no in {round_no for round_no, _ in rates}
+            )
+
+        against_action = paired("mqtt.publish action")
+        same_work: dict[str, Any] = {}
+        if (broker, qos, "sequential", SAME_EXPIRY) in by_key:
+            seq_e = run("sequential", SAME_EXPIRY)
+            same_work = {
+                "e2e_p50_vs_action_same_expiry": seq_b["e2e_ms"]["p50"]
+                / seq_e["e2e_ms"]["p50"],
+                "concurrent_vs_action_same_expiry": statistics.median(
+                    paired(SAME_EXPIRY)
+                ),
+            }
         rows.append(
             {
                 "broker": broker,
@@ -1195,14 +1241,15 @@ def ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
                 - seq_a["loop_cpu_us"],
                 "burst_vs_action": run("burst", "bridge")["events_per_s"]
                 / run("burst", "mqtt.publish action")["events_per_s"],
-                "concurrent_vs_action": statistics.median(paired),
-                "concurrent_vs_action_range": [paired[0], paired[-1]],
+                "concurrent_vs_action": statistics.median(against_action),
+                "concurrent_vs_action_range": [against_action[0], against_action[-1]],
                 "burst_vs_raw": run("burst", "bridge")["events_per_s"]
                 / run("burst", "raw async_publish (concurrent)")["events_per_s"],
                 "caller_p99_ms": max(
                     r["caller_ms"]["p99"] for r in (seq_b, run("burst", "bridge"))
                 ),
             }
+            | same_work
         )
     return rows
 
@@ -1278,6 +1325,13 @@ def main() -> int:
             f" caller p99 {r['caller_p99_ms']:.3f} ms;"
             f" loop cpu per event {r['loop_cpu_more_than_action_us']:+.0f} us"
         )
+        if "e2e_p50_vs_action_same_expiry" in r:
+            print(
+                "    against the action given the same broker-side expiry (MQTT 5):"
+                f" e2e p50 x{r['e2e_p50_vs_action_same_expiry']:.2f},"
+                f" {CALLERS} callers x{r['concurrent_vs_action_same_expiry']:.2f}"
+                " (median)"
+            )
     results["forward_ratios"] = forward_ratios(results)
     print(
         "\nforwarding an HA event type (bridge / mqtt_eventstream), bridges with"
