@@ -4,12 +4,13 @@ Starts a mosquitto of its own (default settings) on a free port, a real HA core
 (HA's test instance: the real core, in-memory storage) with the real MQTT
 integration and the bridge, and an independent paho subscriber. Then it
 measures, for the bridge and for two baselines publishing the same payload
-(HA's `mqtt.publish` action, and raw `mqtt.async_publish`): caller-side time,
+(HA's `mqtt.publish` action, and raw `mqtt.async_publish`; on MQTT 5 also HA's
+action given the bridge's expiry, in runs of its own): caller-side time,
 end-to-end latency (call -> subscriber), sequential and burst throughput; then
 memory, the outbox's memory with 10,000 events queued while the broker is down,
 and the recovery time after a broker restart. Prints a table, writes JSON.
 
-    scripts/bench [--n 2000] [--qos 0 1] [--json bench.json]
+    scripts/bench [ha2026.10] [--n 1000] [--qos 0 1] [--json bench.json]
 """
 
 import argparse
