@@ -73,9 +73,14 @@ _publish: Callable[..., Awaitable[None]] = mqtt.async_publish
 EXPIRY_SUPPORTED = "message_expiry_interval" in inspect.signature(_publish).parameters
 
 
+def sets_broker_expiry(hass: HomeAssistant) -> bool:
+    """Tell whether events get a broker-side expiry: HA takes one, on MQTT 5."""
+    return EXPIRY_SUPPORTED and hass.data[mqtt.DATA_MQTT].client.is_mqttv5
+
+
 def _expiry_interval(hass: HomeAssistant, expires_at: datetime) -> int | None:
     """Give the remaining TTL in whole seconds, where HA and the connection allow."""
-    if not EXPIRY_SUPPORTED or not hass.data[mqtt.DATA_MQTT].client.is_mqttv5:
+    if not sets_broker_expiry(hass):
         return None
     remaining = (expires_at - dt_util.utcnow()).total_seconds()
     # Rounded down, so the broker never keeps an event past its expires_at;
