@@ -26,6 +26,13 @@ select_legs() {
   done
 }
 
+# The virtualenv of a leg, once scripts/setup has made it.
+leg_venv() {
+  local venv=${LEG_VENV[$1]}
+  [[ -x $venv/bin/python ]] || { echo "$1: $venv is missing: run scripts/setup first" >&2; return 1; }
+  echo "$venv"
+}
+
 # Run a command (scripts/test: pytest, and the brokers its tests start) in a
 # process group of its own, and give its exit status. SIGINT, SIGTERM or SIGHUP
 # to the script end the whole group (with SIGTERM, which they obey whatever
