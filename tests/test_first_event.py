@@ -137,7 +137,7 @@ async def test_a_fixed_wait_where_ha_cannot_tell(
     init_integration: MockConfigEntry,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Without async_on_subscribe_done (HA before 2026.x), the wait is fixed."""
+    """Without async_on_subscribe_done (HA before 2025.12), the wait is fixed."""
     monkeypatch.delattr(mqtt, "async_on_subscribe_done", raising=False)
     await _publish(hass, "brand/new", 1)
     await hass.async_block_till_done()

@@ -543,7 +543,7 @@ async def test_broker_expiry_on_mqtt5(
 ) -> None:
     """Where HA takes an expiry and the connection is MQTT 5, it gets the TTL left.
 
-    Elsewhere nothing changes: HA before 2026.x has no such keyword, and on
+    Elsewhere nothing changes: HA before 2026.6 has no such keyword, and on
     MQTT 3.1.1 newer HA refuses it.
     """
     # PHACC's mock answers every attribute with a truthy mock: mirror the real
