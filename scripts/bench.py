@@ -36,15 +36,13 @@ import time
 import tracemalloc
 from typing import IO, Any
 
-from paho.mqtt.client import Client, MQTTMessage
-from paho.mqtt.enums import CallbackAPIVersion
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # Imported after the repository is on the path, like HA imports it.
-from bench_subscriber import HOST, start_subscribed, stop_client
+from bench_subscriber import HOST
 from homeassistant import loader
 from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant, callback
@@ -174,6 +172,48 @@ class Broker:
         return float(psutil.Process(self.process.pid).memory_info().rss / 2**20)
 
 
+def start_child(port: int, *args: str | int) -> subprocess.Popen[str]:
+    """Start `bench_subscriber.py PORT ARGS...`; return once it is subscribed.
+
+    Its clock must be this process's: the subscriber's arrival times are
+    compared with this process's perf_counter.
+    """
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("bench_subscriber.py")),
+            str(port),
+            *map(str, args),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], SUBSCRIBER_START)
+    line = process.stdout.readline() if ready else ""
+    if not line.startswith('["ready"'):
+        stop_child(process)
+        msg = f"bench_subscriber.py did not start: {line!r}"
+        raise RuntimeError(msg)
+    if not 0 <= time.perf_counter() - json.loads(line)[1] < SUBSCRIBER_START:
+        stop_child(process)
+        msg = "bench_subscriber.py's clock is not this process's"
+        raise RuntimeError(msg)
+    return process
+
+
+def stop_child(process: subprocess.Popen[str]) -> None:
+    """Stop a child started with start_child: it ends when its standard input closes."""
+    assert process.stdin is not None
+    process.stdin.close()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @dataclass
 class Subscriber:
     """An independent subscriber recording when each sequence number arrives.
@@ -195,30 +235,8 @@ class Subscriber:
 
     def start(self) -> None:
         """Start it and return once the broker acknowledged its subscription."""
-        self._process = subprocess.Popen(
-            [
-                sys.executable,
-                str(Path(__file__).with_name("bench_subscriber.py")),
-                str(self.port),
-                f"{PREFIX}/#",
-                str(self.qos),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        self._process = start_child(self.port, f"{PREFIX}/#", self.qos)
         assert self._process.stdout is not None
-        ready, _, _ = select.select([self._process.stdout], [], [], SUBSCRIBER_START)
-        line = self._process.stdout.readline() if ready else ""
-        if not line.startswith('["ready"'):
-            self.stop()
-            msg = f"the subscriber did not start: {line!r}"
-            raise RuntimeError(msg)
-        # Its arrival times are compared with this process's perf_counter.
-        if not 0 <= time.perf_counter() - json.loads(line)[1] < SUBSCRIBER_START:
-            self.stop()
-            msg = "the subscriber's clock is not this process's"
-            raise RuntimeError(msg)
         self._reader = threading.Thread(
             target=self._read, args=(self._process.stdout,), daemon=True
         )
@@ -229,13 +247,7 @@ class Subscriber:
         if (process := self._process) is None:
             return
         self._process = None
-        assert process.stdin is not None
-        process.stdin.close()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_child(process)
         if self._reader is not None:
             self._reader.join(timeout=10)
 
@@ -446,7 +458,13 @@ async def measure_interleaved(
 
 
 class Responder:
-    """An independent paho client answering each question as soon as it arrives."""
+    """An independent responder answering each question as soon as it arrives.
+
+    A paho client in a process of its own (`bench_subscriber.py` with an
+    answer topic), as an automation elsewhere that reports back is: in this
+    process its thread would share the interpreter lock with Home Assistant's
+    loop.
+    """
 
     def __init__(self, port: int, prefix: str, qos: int) -> None:
         """Answer events on `<prefix>/events/ask` on `<prefix>/responses/...`."""
@@ -454,29 +472,19 @@ class Responder:
         self._questions = f"{prefix}/events/ask"
         self._answers = f"{prefix}/responses/bench/responder"
         self._qos = qos
-        self.client = Client(CallbackAPIVersion.VERSION2, client_id=f"bench-ask-{qos}")
+        self._process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        """Subscribe; return once the broker acknowledged it."""
-        start_subscribed(
-            self.client, self._port, self._questions, self._qos, self._on_message
+        """Start it; return once the broker acknowledged its subscription."""
+        self._process = start_child(
+            self._port, self._questions, self._qos, self._answers
         )
 
     def stop(self) -> None:
-        """Disconnect."""
-        stop_client(self.client)
-
-    def _on_message(self, client: Client, _userdata: object, msg: MQTTMessage) -> None:
-        event = json.loads(msg.payload)
-        answer = {
-            "automation_id": "responder",
-            "status": "success",
-            "event_id": event["event_id"],
-            # The bench's subscriber sees answers too: they carry a run of their own.
-            "run": f"answers-{event['run']}",
-            "seq": event["seq"],
-        }
-        client.publish(self._answers, json.dumps(answer), qos=self._qos)
+        """Stop it."""
+        if (process := self._process) is not None:
+            self._process = None
+            stop_child(process)
 
 
 async def measure_ask(

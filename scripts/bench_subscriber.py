@@ -1,12 +1,18 @@
-"""The benchmark's subscriber, in a process of its own, like a real consumer.
+"""The benchmark's subscriber and responder, each in a process of its own.
 
-`scripts/bench.py` starts it as `bench_subscriber.py PORT TOPIC QOS`. Once the
-broker has acknowledged its subscription it prints `["ready", CLOCK]`, then one
-JSON line `[RUN, SEQ, ARRIVAL]` per message that carries a run and a sequence
-number. CLOCK and ARRIVAL are `time.perf_counter()`, which on Linux reads the
-same clock in every process (CLOCK_MONOTONIC); the benchmark checks CLOCK
-against its own. ARRIVAL is read as paho hands the message over, before
-anything else is done with it.
+`scripts/bench.py` starts the subscriber as `bench_subscriber.py PORT TOPIC
+QOS`. Once the broker has acknowledged its subscription it prints `["ready",
+CLOCK]`, then one JSON line `[RUN, SEQ, ARRIVAL]` per message that carries a
+run and a sequence number. CLOCK and ARRIVAL are `time.perf_counter()`, which
+on Linux reads the same clock in every process (CLOCK_MONOTONIC); the
+benchmark checks CLOCK against its own. ARRIVAL is read as paho hands the
+message over, before anything else is done with it.
+
+With a fourth argument, `bench_subscriber.py PORT TOPIC QOS ANSWERS`, it is
+the responder of the ask-and-wait measurement instead: it answers each event
+on TOPIC at once, with a response for its event id on the topic ANSWERS, at
+QOS, like an automation elsewhere that reports back. It prints only the ready
+line.
 
 In Home Assistant's process, the subscriber's paho thread shared the
 interpreter lock with Home Assistant's event loop: work that loop did after a
@@ -80,27 +86,61 @@ def _say(line: list[Any]) -> None:
     sys.stdout.flush()
 
 
-def main() -> None:
-    """Subscribe, report arrivals until standard input closes."""
-    port, topic, qos = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-    for signum in (signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_IGN)
+def answer(question: bytes) -> str:
+    """Answer an asked event: success, for its event id.
 
-    def on_message(_client: Client, _userdata: object, msg: MQTTMessage) -> None:
-        now = time.perf_counter()
-        if msg.topic.endswith("/availability"):
-            return
+    It carries the question's run (marked as an answer) and sequence number,
+    so that the benchmark's subscriber, which sees it too, keeps it apart.
+    """
+    event = json.loads(question)
+    return json.dumps(
+        {
+            "automation_id": "responder",
+            "status": "success",
+            "event_id": event["event_id"],
+            "run": f"answers-{event['run']}",
+            "seq": event["seq"],
+        }
+    )
+
+
+def _answering(answers: str, qos: int) -> Callable[[Client, object, MQTTMessage], None]:
+    def on_question(client: Client, _userdata: object, msg: MQTTMessage) -> None:
         try:
-            found = run_and_seq(msg.payload)
+            response = answer(msg.payload)
         except (ValueError, KeyError, TypeError) as err:
             # Said, not raised: an exception would end paho's thread.
-            print(f"unreadable message on {msg.topic}: {err!r}", file=sys.stderr)
+            print(f"unreadable question on {msg.topic}: {err!r}", file=sys.stderr)
             return
-        if found is not None:
-            _say([*found, now])
+        client.publish(answers, response, qos=qos)
 
-    client = Client(CallbackAPIVersion.VERSION2, client_id=f"bench-sub-q{qos}")
+    return on_question
+
+
+def _on_message(_client: Client, _userdata: object, msg: MQTTMessage) -> None:
+    now = time.perf_counter()
+    if msg.topic.endswith("/availability"):
+        return
+    try:
+        found = run_and_seq(msg.payload)
+    except (ValueError, KeyError, TypeError) as err:
+        # Said, not raised: an exception would end paho's thread.
+        print(f"unreadable message on {msg.topic}: {err!r}", file=sys.stderr)
+        return
+    if found is not None:
+        _say([*found, now])
+
+
+def main() -> None:
+    """Subscribe; report arrivals, or answer, until standard input closes."""
+    port, topic, qos = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    answers = next(iter(sys.argv[4:]), None)
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+    role = "sub" if answers is None else "ask"
+    client = Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{role}-q{qos}")
     client.reconnect_delay_set(1, 1)
+    on_message = _on_message if answers is None else _answering(answers, qos)
     start_subscribed(client, port, topic, qos, on_message)
     _say(["ready", time.perf_counter()])
     sys.stdin.read()
