@@ -496,8 +496,6 @@ async def measure_ask(
     publish the event, listen on the response topics, match the event id. The
     two take turns, each question starting on an idle loop.
     """
-    responder = Responder(port, prefix, qos)
-    responder.start()
     loop = asyncio.get_running_loop()
     pending: dict[str, asyncio.Future[None]] = {}
 
@@ -507,9 +505,6 @@ async def measure_ask(
         if (answered := pending.pop(event_id, None)) is not None:
             answered.set_result(None)
 
-    responses = f"{prefix}/responses/#"
-    stop = await mqtt.async_subscribe(hass, responses, on_response, qos)
-    await _async_wait_subscribed(hass, responses, qos)
     run = f"ask-{qos}"
 
     async def bridge(seq: int) -> None:
@@ -544,7 +539,15 @@ async def measure_ask(
             await answered
 
     times: dict[str, list[float]] = {"bridge": [], "by hand": []}
+    responder = Responder(port, prefix, qos)
+    responses = f"{prefix}/responses/#"
+    stop: Callable[[], None] | None = None
+    # All in the try: a stop signal cancels the run wherever it waits, and
+    # the responder's process must end with it.
     try:
+        responder.start()
+        stop = await mqtt.async_subscribe(hass, responses, on_response, qos)
+        await _async_wait_subscribed(hass, responses, qos)
         # Warm-up: the new type's discovery, first subscriptions, caches.
         for seq in range(10):
             await bridge(-1 - seq)
@@ -557,7 +560,8 @@ async def measure_ask(
                 times[name].append(time.perf_counter() - before)
                 await asyncio.sleep(SETTLE)
     finally:
-        stop()
+        if stop is not None:
+            stop()
         responder.stop()
     bridge_ms, hand_ms = summary(times["bridge"]), summary(times["by hand"])
     return {

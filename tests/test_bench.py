@@ -1,9 +1,11 @@
-"""scripts/bench: a stop signal leaves no broker and no subscriber behind."""
+"""scripts/bench: a stop signal leaves no broker, subscriber or responder behind."""
 
+import contextlib
 from pathlib import Path
 import signal
 import subprocess
 import sys
+import time
 
 import psutil
 import pytest
@@ -64,3 +66,36 @@ def test_bench_stops_its_broker_on_each_signal(
     assert "stopped before the end" in err
     assert not alive(brokers[0])
     assert not alive(subscribers[0])
+
+
+def test_bench_stops_its_responder_midway(leftovers: list[int]) -> None:
+    """Stopped while it asks and waits, the benchmark stops its responder too.
+
+    The responder answers the questions from a process of its own, started
+    for the ask-and-wait phase only.
+    """
+    command = [sys.executable, str(BENCH), "--n", "20", "--broker", "default"]
+    command += ["--qos", "0", "--rounds", "1", "--sparse", "0"]
+    script = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        responder = None
+        deadline = time.monotonic() + 120
+        while responder is None:
+            assert script.poll() is None, "the benchmark ended before it asked"
+            assert time.monotonic() < deadline, "no responder within 120 s"
+            for child in psutil.Process(script.pid).children():
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    # bench_subscriber.py PORT TOPIC QOS ANSWERS: the responder.
+                    if child.cmdline()[-1].endswith("/responses/bench/responder"):
+                        responder = child.pid
+            time.sleep(0.05)
+        leftovers.append(responder)
+        script.send_signal(signal.SIGTERM)
+        _out, err = script.communicate(timeout=60)
+    finally:
+        if script.poll() is None:
+            script.kill()
+    assert script.returncode == 130, err
+    assert not alive(responder)
