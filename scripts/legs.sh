@@ -29,7 +29,7 @@ select_legs() {
 # The virtualenv of a leg, once scripts/setup has made it.
 leg_venv() {
   local venv=${LEG_VENV[$1]}
-  [[ -x $venv/bin/python ]] || { echo "$1: $venv is missing: run scripts/setup first" >&2; return 1; }
+  [[ -x $venv/bin/python ]] || { echo "$1: $venv is missing: run scripts/setup $1 first" >&2; return 1; }
   echo "$venv"
 }
 
