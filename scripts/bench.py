@@ -68,6 +68,9 @@ SETTLE = 0.002
 # 2 ms apart hid a delay every such event had (0.35 ms, 1.41 x eventstream).
 SPARSE_SETTLE = 1.1
 TEXT = "person at the front door"
+# Every event's time to live: the bridges' TTL, the envelopes built for the
+# other senders, and the expiry HA's action is given in the pair.
+TTL = 60
 # The memory phase: events that fill the bridge's bounded records, then events
 # over which its memory must stay flat.
 MEMORY_WARMUP = 2_000
@@ -289,7 +292,7 @@ def payloads(run: str, n: int) -> list[str]:
             event_type="bench",
             data={"run": run, "seq": seq, "text": TEXT},
             qos=0,
-            ttl=60,
+            ttl=TTL,
             now=now,
         ).payload.decode()
         for seq in range(n)
@@ -530,7 +533,7 @@ async def measure_ask(
             event_type="ask",
             data={"run": f"{run}-hand", "seq": seq},
             qos=qos,
-            ttl=60,
+            ttl=TTL,
             now=dt_util.utcnow(),
         )
         answered = pending[event.event_id] = loop.create_future()
@@ -672,10 +675,10 @@ def _senders(
                 "data": {
                     "run": run,
                     "seq": seq,
-                    "text": "person at the front door",
+                    "text": TEXT,
                 },
                 "qos": qos,
-                "ttl": 60,
+                "ttl": TTL,
                 "config_entry_id": entry_id,
             },
             blocking=True,
@@ -711,7 +714,7 @@ def _senders(
                 "topic": topic,
                 "payload": body,
                 "qos": qos,
-                "message_expiry_interval": {"seconds": 60},
+                "message_expiry_interval": {"seconds": TTL},
             },
             blocking=True,
         )
@@ -766,7 +769,7 @@ async def _bench_in_hass(
                 domain=DOMAIN,
                 title=f"{PREFIX}{qos}",
                 unique_id=f"{PREFIX}/q{qos}",
-                data={"topic_prefix": f"{PREFIX}/q{qos}", "qos": qos, "ttl": 60},
+                data={"topic_prefix": f"{PREFIX}/q{qos}", "qos": qos, "ttl": TTL},
                 # As users run it: discovery on (unless asked otherwise), the
                 # type offered from the start. The outbox holds the whole
                 # outbox measurement.
