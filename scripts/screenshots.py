@@ -10,16 +10,20 @@ browser is downloaded. It logs in with the refresh token scripts/develop saved
 (as HA's frontend keeps it, in local storage). Each step opens a page and
 clicks through it as a user would, checks what the user must see there (the
 names and texts the README promises, no "Translation error"), and saves a
-small PNG to docs/. A failed check is reported and the walk goes on; the exit
-status is 1 when any failed. SIGINT, SIGTERM and SIGHUP close the browser.
+small PNG to docs/ (or the folder --out names). A failed check is reported
+and the walk goes on; the exit status is 1 when any failed. SIGINT, SIGTERM
+and SIGHUP close the browser. It knows the frontends of both ends of the
+test legs (2025.4 and 2026.10), whose trigger dialogs differ.
 """
 
+import argparse
 import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from io import BytesIO
 import json
+from pathlib import Path
 import shutil
 import signal
 import sys
@@ -68,6 +72,7 @@ class Walk:
 
     context: BrowserContext
     device_ids: dict[str, str]
+    out: Path
     problems: list[str] = field(default_factory=list)
     shots: list[str] = field(default_factory=list)
 
@@ -106,10 +111,9 @@ class Walk:
         small = image.convert("RGB").quantize(
             colors=128, method=Image.Quantize.MEDIANCUT
         )
-        path = DOCS / f"{name}.png"
+        path = self.out / f"{name}.png"
         small.save(path, optimize=True)
-        size = path.stat().st_size // 1024
-        self.shots.append(f"{path.relative_to(ROOT)}: {size} KiB")
+        self.shots.append(f"{path}: {path.stat().st_size // 1024} KiB")
 
 
 async def config_flow(walk: Walk) -> None:
@@ -163,15 +167,17 @@ async def options(walk: Walk) -> None:
 async def actions(walk: Walk) -> None:
     """Pick an action: all three show their descriptions, and so does a form."""
     page = await walk.open("/developer-tools/action", "Actions")
-    await page.locator("ha-service-picker ha-picker-field").first.click()
+    await page.locator("ha-service-picker").first.click()
     # Typed before the search field has the focus, "e" opens HA's quick bar.
     await page.wait_for_timeout(SETTLE_MS)
+    # In 2025.4's frontend the field itself takes the text, and holds an action.
+    await page.keyboard.press("Control+A")
     await page.keyboard.type("mqtt_event_bridge")
-    await walk.expect(
-        page, "action picker", "Publish event", "Publish status", "Publish camera event"
-    )
+    # 2025.4's frontend puts the integration's name first: "MQTT Event Bridge: ...".
+    names = ("Publish event", "Publish status", "Publish camera event")
+    await walk.expect(page, "action picker", *names, exact=False)
     await walk.shoot(page, "actions")
-    await page.get_by_text("Publish camera event", exact=True).first.click()
+    await page.get_by_text(names[2], exact=False).first.click()
     await walk.expect(
         page,
         "publish_camera_event form",
@@ -183,18 +189,29 @@ async def actions(walk: Walk) -> None:
 
 
 async def automation_editor(walk: Walk) -> None:
-    """Follow the README's steps: Add trigger, By type, Device, events device."""
+    """Follow the README's steps to the events device's trigger list.
+
+    From 2026.4 the dialog opens on By target: By type, Device, the Device
+    trigger, then a device picker. Before, it lists Device first, and the
+    trigger shows a Device field to pick from.
+    """
     page = await walk.open("/config/automation/edit/new", "Add trigger")
     await page.get_by_text("Add trigger", exact=True).click()
-    await page.get_by_text("By type", exact=True).click()
-    # "Device" under Generic, then the Device trigger it offers.
-    await page.get_by_text("Device", exact=True).first.click()
-    await page.get_by_text("Triggers when something happens to a device.").click()
-    await page.get_by_text("Select a device", exact=True).click()
+    by_type = page.get_by_text("By type", exact=True)
+    await page.wait_for_timeout(SETTLE_MS)
+    if await by_type.count():
+        await by_type.click()
+        # "Device" under Generic, then the Device trigger it offers.
+        await page.get_by_text("Device", exact=True).first.click()
+        await page.get_by_text("Triggers when something happens to a device.").click()
+        await page.get_by_text("Select a device", exact=True).click()
+    else:
+        await page.get_by_text("Device", exact=True).first.click()
+        await page.locator("ha-device-picker").first.click()
     await walk.expect(page, "device picker", BRIDGE_DEVICE, EVENTS_DEVICE)
     await walk.shoot(page, "device-picker")
     await page.get_by_text(EVENTS_DEVICE, exact=True).first.click()
-    await page.locator("ha-device-trigger-picker ha-picker-field").first.click()
+    await page.locator("ha-device-trigger-picker").first.click()
     await walk.expect(page, "trigger list", SUGGESTION_TRIGGER)
     await walk.shoot(page, "trigger-list")
     await page.close()
@@ -234,8 +251,8 @@ async def _device_ids(session: aiohttp.ClientSession, token: str) -> dict[str, s
     return ids
 
 
-async def walk_pages() -> list[str]:
-    """Log in, walk every step, return what failed."""
+async def walk_pages(out: Path) -> list[str]:
+    """Log in, walk every step, save the pictures in `out`, return what failed."""
     chromium = shutil.which("chromium")
     if chromium is None:
         sys.exit("Install Debian's chromium first: apt-get install chromium")
@@ -249,7 +266,7 @@ async def walk_pages() -> list[str]:
         "clientId": f"{HA_URL}/",
         "expires": 4_102_444_800_000,
     }
-    DOCS.mkdir(exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=chromium, args=CHROMIUM_FLAGS
@@ -261,7 +278,7 @@ async def walk_pages() -> list[str]:
             await context.add_init_script(
                 f"localStorage.setItem('hassTokens', {json.dumps(json.dumps(stored))});"
             )
-            walk = Walk(context, device_ids)
+            walk = Walk(context, device_ids, out)
             for step in STEPS:
                 try:
                     await step(walk)
@@ -277,8 +294,17 @@ async def walk_pages() -> list[str]:
 
 async def main() -> int:
     """Walk the pages; a signal ends the walk and closes the browser."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DOCS,
+        help="where the pictures go (default: docs/, the README's, taken on"
+        " ha2026.10; give another folder for other legs)",
+    )
+    args = parser.parse_args()
     loop = asyncio.get_running_loop()
-    task = asyncio.ensure_future(walk_pages())
+    task = asyncio.ensure_future(walk_pages(args.out))
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(signum, task.cancel)
     try:
