@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from io import BytesIO
 import json
 from pathlib import Path
+import re
 import shutil
 import signal
 import sys
@@ -87,11 +88,12 @@ class Walk:
         return page
 
     async def expect(
-        self, page: Page, step: str, *texts: str, exact: bool = True
+        self, page: Page, step: str, *texts: str | re.Pattern[str], exact: bool = True
     ) -> None:
         """Note each text not shown, and any translation the frontend failed.
 
-        Not `exact`: the text may be part of a longer one (a field's help).
+        Not `exact`: the text may be part of a longer one (a field's help). A
+        pattern matches as written (anchor it to match a whole text).
         """
         for text in texts:
             try:
@@ -173,11 +175,13 @@ async def actions(walk: Walk) -> None:
     # In 2025.4's frontend the field itself takes the text, and holds an action.
     await page.keyboard.press("Control+A")
     await page.keyboard.type("mqtt_event_bridge")
-    # 2025.4's frontend puts the integration's name first: "MQTT Event Bridge: ...".
-    names = ("Publish event", "Publish status", "Publish camera event")
-    await walk.expect(page, "action picker", *names, exact=False)
+    names = [
+        _action_name(name)
+        for name in ("Publish event", "Publish status", "Publish camera event")
+    ]
+    await walk.expect(page, "action picker", *names)
     await walk.shoot(page, "actions")
-    await page.get_by_text(names[2], exact=False).first.click()
+    await page.get_by_text(names[2]).first.click()
     await walk.expect(
         page,
         "publish_camera_event form",
@@ -186,6 +190,15 @@ async def actions(walk: Walk) -> None:
         "Wait for the response",
     )
     await page.close()
+
+
+def _action_name(name: str) -> re.Pattern[str]:
+    """Match an action's name as the picker shows it, whole.
+
+    2025.4's frontend puts the integration's name first: "MQTT Event Bridge:
+    Publish event".
+    """
+    return re.compile(rf"^(MQTT Event Bridge: )?{re.escape(name)}$")
 
 
 async def automation_editor(walk: Walk) -> None:
