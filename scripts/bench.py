@@ -56,7 +56,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.mqtt_event_bridge.const import DISCOVERY_QOS, DOMAIN
 from custom_components.mqtt_event_bridge.envelope import build_event
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
-from custom_components.mqtt_event_bridge.publisher import sets_broker_expiry
+from custom_components.mqtt_event_bridge.mqtt_client import sets_broker_expiry
 
 PREFIX = "bench"
 WAIT = 60.0

@@ -33,7 +33,7 @@ from custom_components.mqtt_event_bridge.const import (
     DISCOVERY_REPUBLISH_COOLDOWN,
     DOMAIN,
 )
-from custom_components.mqtt_event_bridge.discovery import HaStatus, readable_name
+from custom_components.mqtt_event_bridge.discovery import readable_name
 from custom_components.mqtt_event_bridge.entity import device_config_entries
 from tests.conftest import call_action, make_entry
 
@@ -384,49 +384,6 @@ async def test_removal_of_a_bridge_that_never_started(
     assert [c for c in mqtt_mock.async_publish.call_args_list if c.args[3]] == []
 
 
-async def test_per_component_topics_where_device_discovery_is_missing(
-    hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Without device-based discovery, each component has its own topic."""
-    monkeypatch.setattr(
-        "custom_components.mqtt_event_bridge.discovery.DEVICE_DISCOVERY", False
-    )
-    entry = make_entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    retained = dict(_retained(mqtt_mock, entry.entry_id))
-    topics = sorted(t for t in retained if t.startswith("homeassistant/"))
-    assert len(topics) == 6
-    assert all(
-        t.startswith(
-            (
-                "homeassistant/event/mqtt_event_bridge_ENTRY/",
-                "homeassistant/device_automation/mqtt_event_bridge_ENTRY/",
-            )
-        )
-        for t in topics
-    )
-    event_config = next(
-        retained[t] for t in topics if "/event/" in t and "suggestion" in t
-    )
-    assert event_config["state_topic"] == "ha-ai/events/suggestion/generated"
-    assert event_config["device"]["name"] == "MQTT Event Bridge ha-ai events"
-    assert event_config["availability_mode"] == "latest"
-    assert "platform" not in event_config
-
-    mqtt_mock.async_publish.reset_mock()
-    hass.config_entries.async_update_entry(
-        entry, options={CONF_EVENT_TYPES: ["suggestion/generated"]}
-    )
-    await hass.async_block_till_done()
-    cleared = [t for t, p in _retained(mqtt_mock, entry.entry_id) if p == ""]
-    assert len(cleared) == 2
-    assert all("status_analysis_complete" in t for t in cleared)
-
-
 async def test_type_limit(
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,
@@ -452,31 +409,6 @@ async def test_type_limit(
     assert any(
         r.levelno == logging.WARNING and "two" in r.message for r in caplog.records
     )
-
-
-@pytest.mark.parametrize(
-    ("conf", "expected"),
-    [
-        (
-            {},
-            HaStatus(topic="homeassistant/status", online="online", offline="offline"),
-        ),
-        (
-            {"birth_message": {}, "will_message": {}},
-            HaStatus(topic="homeassistant/status", online="online", offline=None),
-        ),
-        (
-            {
-                "birth_message": {"topic": "ha/up", "payload": "yes"},
-                "will_message": {"topic": "ha/up", "payload": "no"},
-            },
-            HaStatus(topic="ha/up", online="yes", offline="no"),
-        ),
-    ],
-)
-def test_ha_status_from_mqtt_settings(conf: dict[str, Any], expected: HaStatus) -> None:
-    """HA's birth and will as configured, or HA's defaults."""
-    assert HaStatus.from_conf(conf) == expected
 
 
 async def test_waits_for_the_broker_then_publishes(

@@ -2,19 +2,16 @@
 
 from datetime import UTC, datetime, timedelta
 import json
+import random
 import uuid
 
 import pytest
 
-from custom_components.mqtt_event_bridge import envelope
 from custom_components.mqtt_event_bridge.const import MAX_PAYLOAD_BYTES
 from custom_components.mqtt_event_bridge.envelope import (
-    UUID_BATCH,
     EnvelopeError,
-    Route,
     build_event,
-    forwarded_event,
-    random_uuid4,
+    new_event_id,
 )
 
 NOW = datetime(2026, 11, 23, 10, 0, 0, 123456, tzinfo=UTC)
@@ -127,52 +124,36 @@ def test_size_limit() -> None:
     }
 
 
-def test_a_forwarded_event_is_what_build_event_makes_of_its_fields() -> None:
-    """The forwarder's one-call envelope gives build_event's very bytes.
-
-    Same keys in the same order, same times and expiry, same topic and QoS:
-    the forwarder only skips the layers and the reserved-key check.
-    """
-    kind = Route.of(topic="p/events/ha/x", event_type="ha/x", qos=1, ttl=45)
-    data = {"a": [1, 2], "when": NOW}
-    event = forwarded_event(kind, data, "LOCAL", "ctx", NOW)
-    assert event == build_event(
-        topic="p/events/ha/x",
-        event_type="ha/x",
-        data={"data": data, "origin": "LOCAL", "context_id": "ctx"},
-        qos=1,
-        ttl=45,
-        now=NOW,
-        event_id=event.event_id,
-    )
-    with pytest.raises(EnvelopeError) as err:
-        forwarded_event(kind, {"thing": object()}, "LOCAL", "ctx", NOW)
-    assert err.value.reason == "not_serializable"
-
-
-def test_ids_are_made_ahead_only_when_few_are_left(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """make_ids_ahead tops the list up below a batch, and otherwise does nothing."""
-    ready: list[str] = []
-    monkeypatch.setattr(envelope, "_ready_ids", ready)
-    envelope.make_ids_ahead()
-    assert len(ready) == UUID_BATCH
-    ready[1:] = []
-    envelope.make_ids_ahead()
-    assert len(ready) == UUID_BATCH + 1
-    before = list(ready)
-    envelope.make_ids_ahead()
-    assert ready == before
-    assert len(set(ready)) == len(ready)
-
-
 def test_event_ids_are_uuid4() -> None:
     """Event ids are canonical version 4 UUIDs, all different."""
-    ids = {random_uuid4() for _ in range(10_000)}
+    ids = {new_event_id() for _ in range(10_000)}
     assert len(ids) == 10_000
     for text in list(ids)[:1000]:
         parsed = uuid.UUID(text)
         assert str(parsed) == text
         assert parsed.version == 4
         assert parsed.variant == uuid.RFC_4122
+
+
+def test_event_ids_do_not_follow_from_pythons_random_state() -> None:
+    """Ids come from the OS's secure generator, not from `random`.
+
+    Ask and wait takes the id as the secret an answer must know. With
+    `random` seeded the same way twice, the ids made after each seeding
+    share nothing (any generator driven by `random`, batched or not, would
+    repeat itself), and none is the UUID4 `random` makes from that seed.
+    """
+    state = random.getstate()
+    try:
+        runs = []
+        for _ in range(2):
+            random.seed(1234)
+            runs.append({new_event_id() for _ in range(200)})
+        random.seed(1234)
+        from_random = {
+            str(uuid.UUID(int=random.getrandbits(128), version=4)) for _ in range(200)
+        }
+    finally:
+        random.setstate(state)
+    assert runs[0].isdisjoint(runs[1])
+    assert from_random.isdisjoint(runs[0] | runs[1])

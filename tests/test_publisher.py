@@ -8,7 +8,6 @@ import logging
 import tracemalloc
 from typing import Any
 from unittest.mock import DEFAULT
-import uuid
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
@@ -23,23 +22,16 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
-from custom_components.mqtt_event_bridge import envelope
 from custom_components.mqtt_event_bridge.const import (
     CONF_OUTBOX_SIZE,
     MAX_IN_FLIGHT,
     MAX_OUTBOX_BYTES,
     MAX_TTL,
 )
-from custom_components.mqtt_event_bridge.envelope import (
-    UUID_BATCH,
-    OutgoingEvent,
-    build_event,
-)
+from custom_components.mqtt_event_bridge.envelope import OutgoingEvent, build_event
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
-from custom_components.mqtt_event_bridge.publisher import (
-    EXPIRY_SUPPORTED,
-    EventPublisher,
-)
+from custom_components.mqtt_event_bridge.mqtt_client import PUBLISH_TAKES_EXPIRY
+from custom_components.mqtt_event_bridge.publisher import EventPublisher
 from tests.conftest import (
     call_action,
     event_calls,
@@ -63,28 +55,6 @@ async def _publish(hass: HomeAssistant, n: int, **data: Any) -> str:
         hass, "publish_event", {"event_type": "seq", "data": {"n": n}, **data}
     )
     return str(response["event_id"])
-
-
-async def test_ids_are_made_after_a_send_not_by_the_next_event(
-    hass: HomeAssistant,
-    mqtt_mock: MqttMockHAClient,
-    init_integration: MockConfigEntry,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The event that takes the last id is sent, then a batch is made.
-
-    So the next event takes an id made before it came, instead of making a
-    batch while it is on its way.
-    """
-    last = str(uuid.uuid4())
-    ready = [last]
-    monkeypatch.setattr(envelope, "_ready_ids", ready)
-    assert await _publish(hass, 0) == last
-    await hass.async_block_till_done()
-    assert published_ids(mqtt_mock) == [last]
-    assert len(ready) == UUID_BATCH
-    waiting = ready[-1]
-    assert await _publish(hass, 1) == waiting
 
 
 async def test_disconnected_events_wait_and_flush_in_order(
@@ -558,7 +528,7 @@ async def test_broker_expiry_on_mqtt5(
 
     [call] = event_calls(mqtt_mock)
     expiry = call.kwargs.get("message_expiry_interval")
-    if EXPIRY_SUPPORTED and mqtt5:
+    if PUBLISH_TAKES_EXPIRY and mqtt5:
         # 19.5 s were left: rounded down, never past expires_at.
         assert expiry == 19
     else:
@@ -572,7 +542,7 @@ def mqtt5_publishes(
 ) -> list[dict[str, Any]]:
     """Retain and the keywords of each publish (MQTT 5, an HA that has expiry)."""
     monkeypatch.setattr(
-        "custom_components.mqtt_event_bridge.publisher.EXPIRY_SUPPORTED", True
+        "custom_components.mqtt_event_bridge.mqtt_client.PUBLISH_TAKES_EXPIRY", True
     )
     recorded: list[dict[str, Any]] = []
 
@@ -582,7 +552,7 @@ def mqtt5_publishes(
         recorded.append({"retain": retain, **kwargs})
 
     monkeypatch.setattr(
-        "custom_components.mqtt_event_bridge.publisher._publish", record
+        "custom_components.mqtt_event_bridge.mqtt_client._publish", record
     )
     monkeypatch.setattr(mqtt_mock, "is_mqttv5", True)
     return recorded

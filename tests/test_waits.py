@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.setup import async_setup_component
@@ -26,7 +25,6 @@ import voluptuous as vol
 from custom_components.mqtt_event_bridge import actions
 from custom_components.mqtt_event_bridge.const import CONF_OUTBOX_SIZE
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
-from custom_components.mqtt_event_bridge.nodelay import QuickAckRead
 from tests.conftest import (
     call_action,
     published,
@@ -63,12 +61,6 @@ async def _sent_ids(mqtt_mock: MqttMockHAClient, count: int) -> list[str]:
         await asyncio.sleep(0.01)
     msg = f"{len(published(mqtt_mock))} events sent, expected {count}"
     raise AssertionError(msg)
-
-
-def _flushing_acks(hass: HomeAssistant) -> bool:
-    """Whether HA's reads of its MQTT socket flush delayed ACKs now."""
-    paho = hass.data[mqtt.DATA_MQTT].client._mqttc
-    return isinstance(paho.loop_read, QuickAckRead)
 
 
 def _open_waits(entry: MockConfigEntry) -> int:
@@ -249,30 +241,9 @@ async def test_unload_ends_the_waits(
     """A reload or unload answers waiting callers with unloaded, at once."""
     task = _ask(hass)
     await _sent_ids(mqtt_mock, 1)
-    assert _flushing_acks(hass)
     assert await hass.config_entries.async_unload(init_integration.entry_id)
-    assert not _flushing_acks(hass)
     result = await task
     assert (result["response"], result["outcome"]) == (None, "unloaded")
-
-
-async def test_acks_flushed_only_while_a_caller_waits(
-    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
-) -> None:
-    """HA's delayed ACKs go out at once while a call waits for its answer only."""
-    assert not _flushing_acks(hass)
-    await call_action(hass, "publish_event", {"event_type": "a"})
-    assert not _flushing_acks(hass)
-    first, second = _ask(hass), _ask(hass)
-    _, first_id, second_id = await _sent_ids(mqtt_mock, 3)
-    assert _flushing_acks(hass)
-    _answer(hass, first_id)
-    await first
-    # The second call still waits.
-    assert _flushing_acks(hass)
-    _answer(hass, second_id)
-    await second
-    assert not _flushing_acks(hass)
 
 
 async def test_the_wait_covers_the_time_in_the_outbox(

@@ -1,7 +1,5 @@
 """MQTT Event Bridge: publish AI and camera events to MQTT through HA's own client."""
 
-from functools import partial
-
 from homeassistant.components import mqtt
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
@@ -16,7 +14,7 @@ from .discovery import DiscoveryPublisher, async_clear_discovery
 from .entity import async_split_shared_device
 from .forwarding import EventForwarder, ForwardSettings, forward_type
 from .models import BridgeConfigEntry, BridgeRuntimeData, BridgeSettings
-from .nodelay import async_flush_acks, async_keep_tuned
+from .mqtt_client import async_keep_nodelay
 from .publisher import EventPublisher, outbox_store
 from .responses import ResponseListener
 from .thumbnails import ThumbnailView
@@ -40,9 +38,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bo
             translation_domain=DOMAIN, translation_key="mqtt_not_ready"
         )
     settings = BridgeSettings.from_entry(entry)
-    # While its callers wait for responses, HA's delayed ACKs go out at once
-    # (see nodelay.py): the answer does not wait for them at the broker.
-    waits = ResponseWaits(hass, partial(async_flush_acks, hass, entry.entry_id))
+    waits = ResponseWaits(hass)
     publisher = EventPublisher(
         hass, entry, outbox_size=settings.outbox_size, waits=waits
     )
@@ -101,8 +97,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bo
         forwarder=forwarder,
     )
     async_split_shared_device(hass, entry)
-    entry.async_on_unload(async_keep_tuned(hass))
-    entry.async_on_unload(partial(async_flush_acks, hass, entry.entry_id, False))  # noqa: FBT003
+    if settings.tcp_nodelay:
+        entry.async_on_unload(async_keep_nodelay(hass))
     await discovery.async_start()
     entry.async_on_unload(discovery.async_stop)
     await publisher.async_start()

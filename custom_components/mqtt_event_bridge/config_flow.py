@@ -39,6 +39,7 @@ from .const import (
     CONF_FORWARD_RATE,
     CONF_OUTBOX_SIZE,
     CONF_QOS,
+    CONF_TCP_NODELAY,
     CONF_THUMBNAIL_LIFETIME,
     CONF_TOPIC_PREFIX,
     CONF_TTL,
@@ -343,6 +344,7 @@ class MqttEventBridgeOptionsFlow(OptionsFlow):
                     CONF_DISCOVERY: user_input[CONF_DISCOVERY],
                     CONF_EVENT_TYPES: event_types,
                     CONF_THUMBNAIL_LIFETIME: int(lifetime),
+                    CONF_TCP_NODELAY: user_input[CONF_TCP_NODELAY],
                 }
                 if base_url is not None:
                     options[CONF_BASE_URL] = base_url
@@ -357,6 +359,9 @@ class MqttEventBridgeOptionsFlow(OptionsFlow):
                     CONF_OUTBOX_SIZE, default=settings.outbox_size
                 ): OUTBOX_FIELD,
                 vol.Required(CONF_DISCOVERY, default=settings.discovery): (
+                    BooleanSelector()
+                ),
+                vol.Required(CONF_TCP_NODELAY, default=settings.tcp_nodelay): (
                     BooleanSelector()
                 ),
                 vol.Optional(

@@ -17,12 +17,15 @@ CONF_FORWARD_EVENT_TYPES: Final = "forward_event_types"
 CONF_FORWARD_ENTITIES: Final = "forward_entities"
 CONF_FORWARD_RATE: Final = "forward_rate"
 CONF_FORWARD_DISCOVERY: Final = "forward_discovery"
+CONF_TCP_NODELAY: Final = "tcp_nodelay"
 
 DEFAULT_TOPIC_PREFIX: Final = "ha-ai"
 DEFAULT_QOS: Final = 1
 DEFAULT_TTL: Final = 30
 DEFAULT_OUTBOX_SIZE: Final = 1_000
 DEFAULT_DISCOVERY: Final = True
+# Nagle's algorithm off on HA's MQTT socket (see mqtt_client.py).
+DEFAULT_TCP_NODELAY: Final = True
 # Long enough to open a notification a while after it arrived.
 DEFAULT_THUMBNAIL_LIFETIME: Final = 3_600
 # Offered in the automation editor from the start, before their first publish.
@@ -147,7 +150,7 @@ DISCOVERY_REPUBLISH_COOLDOWN: Final = 10.0
 # The QoS at which discovered event entities and triggers subscribe. They
 # listen to what this HA itself publishes, so HA gets each event back (the
 # echo). At QoS 1, HA acknowledges each echo at once (its socket has Nagle
-# off, see nodelay.py), and that carries the TCP ACK for the echo. At QoS 0,
+# off, see mqtt_client.py), and that carries the TCP ACK for the echo. At QoS 0,
 # a broker with Nagle on (mosquitto's default) sent the PUBACK for HA's own
 # QoS 1 publishes about 40 ms late (measured: every QoS 1 event of the
 # bridge, and HA's own mqtt.publish to these topics); most likely because

@@ -8,8 +8,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from homeassistant.components.diagnostics import REDACTED
 from homeassistant.core import HomeAssistant
 
-from .discovery import DEVICE_DISCOVERY
 from .models import BridgeConfigEntry
+from .mqtt_client import features
 
 # A key (or a link's query parameter) is a credential when one of its words,
 # split at "_", "-", "." and camelCase humps, is one of these ...
@@ -113,9 +113,10 @@ async def async_get_config_entry_diagnostics(
                 "in_flight": data.publisher.in_flight,
                 "last_latency_ms": data.publisher.last_latency_ms,
             },
+            # What took effect of what HA's MQTT client offers beyond its API.
+            "mqtt_client": features(hass),
             "discovery": {
                 "enabled": data.settings.discovery,
-                "device_based": DEVICE_DISCOVERY,
                 "event_types": data.discovery.event_types,
                 "published_topics": data.discovery.published_topics,
             },

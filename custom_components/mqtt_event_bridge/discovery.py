@@ -14,8 +14,6 @@ import logging
 from typing import Any, TypedDict
 
 from homeassistant.components import mqtt
-from homeassistant.components.mqtt.abbreviations import ABBREVIATIONS
-from homeassistant.components.mqtt.const import DEFAULT_BIRTH, DEFAULT_WILL
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
@@ -39,6 +37,13 @@ from .const import (
     STATUS_TYPE_PREFIX,
 )
 from .envelope import OutgoingEvent
+from .mqtt_client import (
+    OFFLINE,
+    ONLINE,
+    async_when_subscribed,
+    discovery_prefix,
+    ha_status,
+)
 from .publisher import EventPublisher
 from .ratelimit import LogLimiter
 from .storage import async_load_store
@@ -53,12 +58,6 @@ from .topics import (
 )
 
 _LOGGER = logging.getLogger(__name__)
-
-ONLINE = "online"
-OFFLINE = "offline"
-# Device-based discovery (`<prefix>/device/<id>/config`) arrived in HA 2024.11;
-# where HA does not know its `cmps` key, one topic per component is used.
-DEVICE_DISCOVERY = ABBREVIATIONS.get("cmps") == "components"
 
 
 class StoredDiscovery(TypedDict):
@@ -115,28 +114,6 @@ def type_topic(prefix: str, event_type: str) -> str:
     if event_type.startswith(STATUS_TYPE_PREFIX):
         return status_topic(prefix, event_type.removeprefix(STATUS_TYPE_PREFIX))
     return event_topic(prefix, event_type)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class HaStatus:
-    """HA's own birth and will, as its MQTT integration is configured."""
-
-    topic: str
-    online: str
-    # None when HA sends no will: then it cannot mark entities unavailable.
-    offline: str | None
-
-    @classmethod
-    def from_conf(cls, conf: dict[str, Any]) -> "HaStatus":
-        """Read them from the MQTT integration's settings."""
-        # An empty birth or will message means HA does not send it.
-        birth = conf.get(mqtt.CONF_BIRTH_MESSAGE) or DEFAULT_BIRTH
-        will = conf.get(mqtt.CONF_WILL_MESSAGE, DEFAULT_WILL)
-        return cls(
-            topic=str(birth.get("topic", DEFAULT_BIRTH["topic"])),
-            online=str(birth.get("payload", ONLINE)),
-            offline=str(will.get("payload", OFFLINE)) if will else None,
-        )
 
 
 @dataclass(kw_only=True, slots=True)
@@ -234,7 +211,7 @@ class DiscoveryPublisher:
                 self.hass, self._async_connection_changed
             ),
             await mqtt.async_subscribe(
-                self.hass, self._ha_status().topic, self._async_birth
+                self.hass, ha_status(self.hass).topic, self._async_birth
             ),
             self.hass.bus.async_listen_once(
                 EVENT_HOMEASSISTANT_STOP, self._async_ha_stop
@@ -325,8 +302,10 @@ class DiscoveryPublisher:
 
         # Newer HA tells when a subscription is acknowledged; older HA gets
         # a fixed wait, long enough for its discovery and subscription.
-        if (on_done := getattr(mqtt, "async_on_subscribe_done", None)) is not None:
-            held.stops.append(on_done(self.hass, topic, DISCOVERY_QOS, release))
+        if (
+            stop := async_when_subscribed(self.hass, topic, DISCOVERY_QOS, release)
+        ) is not None:
+            held.stops.append(stop)
             wait = FIRST_EVENT_WAIT
         else:
             wait = FIRST_EVENT_FIXED_WAIT
@@ -344,13 +323,6 @@ class DiscoveryPublisher:
         for event in held.events:
             self.publisher.async_submit(event)
 
-    def _ha_status(self) -> HaStatus:
-        return HaStatus.from_conf(self.hass.data[mqtt.DATA_MQTT].client.conf)
-
-    def _discovery_prefix(self) -> str:
-        conf = self.hass.data[mqtt.DATA_MQTT].client.conf
-        return str(conf.get(mqtt.CONF_DISCOVERY_PREFIX, mqtt.DEFAULT_PREFIX))
-
     @callback
     def _async_connection_changed(self, connected: bool) -> None:  # noqa: FBT001
         if connected:
@@ -358,7 +330,7 @@ class DiscoveryPublisher:
 
     @callback
     def _async_birth(self, msg: mqtt.ReceiveMessage) -> None:
-        if msg.payload == self._ha_status().online:
+        if msg.payload == ha_status(self.hass).online:
             self._birth.async_schedule_call()
 
     @callback
@@ -438,7 +410,7 @@ class DiscoveryPublisher:
         availability: list[dict[str, str]] = [
             {"topic": availability_topic(self.prefix)}
         ]
-        status = self._ha_status()
+        status = ha_status(self.hass)
         if status.offline is not None:
             # HA's will: if HA dies, its entities elsewhere go unavailable.
             availability.append(
@@ -462,24 +434,15 @@ class DiscoveryPublisher:
 
     def _configs(self) -> dict[str, dict[str, dict[str, Any]]]:
         """Discovery topic -> {component id: config}."""
-        discovery_prefix = self._discovery_prefix()
         node_id = device_identifier(self.entry.entry_id)
         # QoS is set per component: HA does not share it from the device level.
         components = _components(self.prefix, self.event_types)
         for component in components:
             component.config["unique_id"] = f"{node_id}_{component.object_id}"
-        if DEVICE_DISCOVERY:
-            return {
-                f"{discovery_prefix}/device/{node_id}/config": {
-                    c.object_id: {"platform": c.platform, **c.config}
-                    for c in components
-                }
-            }
         return {
-            f"{discovery_prefix}/{c.platform}/{node_id}/{c.object_id}/config": {
-                c.object_id: {"platform": c.platform, **c.config}
+            f"{discovery_prefix(self.hass)}/device/{node_id}/config": {
+                c.object_id: {"platform": c.platform, **c.config} for c in components
             }
-            for c in components
         }
 
     def _payload(
@@ -487,22 +450,16 @@ class DiscoveryPublisher:
         components: dict[str, dict[str, Any]],
         previous: dict[str, str],
     ) -> dict[str, Any]:
-        if DEVICE_DISCOVERY:
-            # A component given with its platform alone is removed by HA.
-            removed = {
-                object_id: {"platform": platform}
-                for object_id, platform in previous.items()
-                if object_id not in components
-            }
-            return {
-                "device": self._device(),
-                **self._shared(),
-                "components": {**components, **removed},
-            }
-        [config] = components.values()
-        return {key: value for key, value in config.items() if key != "platform"} | {
+        # A component given with its platform alone is removed by HA.
+        removed = {
+            object_id: {"platform": platform}
+            for object_id, platform in previous.items()
+            if object_id not in components
+        }
+        return {
             "device": self._device(),
             **self._shared(),
+            "components": {**components, **removed},
         }
 
     async def _async_publish(self, topic: str, payload: str) -> None:

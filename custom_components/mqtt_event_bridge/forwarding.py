@@ -56,7 +56,7 @@ from .const import (
     MAX_FORWARD_TEXT,
 )
 from .discovery import DISCOVERY_ID_PREFIX, DiscoveryPublisher
-from .envelope import EnvelopeError, OutgoingEvent, Route, forwarded_event
+from .envelope import EnvelopeError, OutgoingEvent, build_event
 from .publisher import EventPublisher
 from .ratelimit import LogLimiter, TokenBucket
 from .topics import event_topic
@@ -230,16 +230,6 @@ class EventForwarder:
             event_type: TokenBucket(capacity=settings.rate, rate=settings.rate)
             for event_type in settings.event_types
         }
-        # Each HA type's envelope type (ha/...), topic, QoS and TTL, built once.
-        self._routes: dict[str, Route] = {}
-        for event_type in settings.event_types:
-            kind = forward_type(event_type)
-            self._routes[event_type] = Route.of(
-                topic=event_topic(settings.prefix, kind),
-                event_type=kind,
-                qos=settings.qos,
-                ttl=settings.ttl,
-            )
         # Contexts of the bridge entities' state changes, newest kept.
         self._caused: OrderedDict[str, None] = OrderedDict()
         self._own_entities: set[str] = set()
@@ -377,7 +367,7 @@ class EventForwarder:
         # to HA's MQTT client, which saves a turn of the loop and its work.
         if self._settings.discovery:
             self._discovery.async_submit(
-                self._routes[event_type].event_type, outgoing, at_once=True
+                forward_type(event_type), outgoing, at_once=True
             )
         else:
             self._publisher.async_submit(outgoing, at_once=True)
@@ -385,31 +375,15 @@ class EventForwarder:
     @callback
     def _async_build(self, event_type: str, event: Event[Any]) -> OutgoingEvent | None:
         """Wrap an event in the envelope; made safe, or dropped counted."""
-        # No time_fired: this runs inside the bus's call, so the envelope's
-        # timestamp is the time the event was fired.
-        route = self._routes[event_type]
-        # The member's `_value_` (an attribute Python's enum documents): its
-        # `value` is a Python-level property, and a table keyed by the member
-        # calls Enum.__hash__, a Python function too.
-        origin: str = event.origin._value_
-        context_id = event.context.id
         try:
-            return forwarded_event(
-                route, event.data, origin, context_id, dt_util.utcnow()
-            )
+            return self._envelope(event_type, event.data, event)
         except EnvelopeError as err:
             if err.reason != "not_serializable":
                 self._async_drop(event_type, err)
                 return None
         try:
-            outgoing = forwarded_event(
-                route,
-                # One level down from the envelope, where the depth is counted.
-                json_safe(event.data, 1),
-                origin,
-                json_safe(context_id),
-                dt_util.utcnow(),
-            )
+            # One level down from the envelope, where the depth is counted.
+            outgoing = self._envelope(event_type, json_safe(event.data, 1), event)
         except EnvelopeError as err:
             self._async_drop(event_type, err)
             return None
@@ -420,6 +394,23 @@ class EventForwarder:
             event_type,
         )
         return outgoing
+
+    def _envelope(self, event_type: str, data: Any, event: Event[Any]) -> OutgoingEvent:
+        """Wrap an HA event's data in the envelope, under keys of its own."""
+        kind = forward_type(event_type)
+        return build_event(
+            topic=event_topic(self._settings.prefix, kind),
+            event_type=kind,
+            data={
+                "data": data,
+                "origin": event.origin.value,
+                "context_id": json_safe(event.context.id),
+            },
+            qos=self._settings.qos,
+            ttl=self._settings.ttl,
+            # Not time_fired: this runs inside the bus's call, at the same moment.
+            now=dt_util.utcnow(),
+        )
 
     @callback
     def _async_drop(self, event_type: str, err: EnvelopeError) -> None:

@@ -16,6 +16,7 @@ from .const import (
     CONF_FORWARD_RATE,
     CONF_OUTBOX_SIZE,
     CONF_QOS,
+    CONF_TCP_NODELAY,
     CONF_THUMBNAIL_LIFETIME,
     CONF_TOPIC_PREFIX,
     CONF_TTL,
@@ -24,6 +25,7 @@ from .const import (
     DEFAULT_FORWARD_DISCOVERY,
     DEFAULT_FORWARD_RATE,
     DEFAULT_OUTBOX_SIZE,
+    DEFAULT_TCP_NODELAY,
     DEFAULT_THUMBNAIL_LIFETIME,
 )
 from .discovery import DiscoveryPublisher
@@ -51,6 +53,8 @@ class BridgeSettings:
     forward_entities: tuple[str, ...] = ()
     forward_rate: int = DEFAULT_FORWARD_RATE
     forward_discovery: bool = DEFAULT_FORWARD_DISCOVERY
+    # Nagle's algorithm off on HA's whole MQTT connection.
+    tcp_nodelay: bool = DEFAULT_TCP_NODELAY
 
     @classmethod
     def from_entry(cls, entry: ConfigEntry) -> Self:
@@ -74,6 +78,7 @@ class BridgeSettings:
             forward_discovery=bool(
                 entry.options.get(CONF_FORWARD_DISCOVERY, DEFAULT_FORWARD_DISCOVERY)
             ),
+            tcp_nodelay=bool(entry.options.get(CONF_TCP_NODELAY, DEFAULT_TCP_NODELAY)),
         )
 
 

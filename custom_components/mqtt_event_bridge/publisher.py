@@ -22,10 +22,9 @@ messages by itself after a reconnect.
 """
 
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-import inspect
 import logging
 import threading
 import time
@@ -47,47 +46,18 @@ from .const import (
     MAX_OUTBOX_BYTES,
     MAX_PAYLOAD_BYTES,
     MAX_TRACKED_EVENTS,
-    MAX_TTL,
     OUTBOX_STORAGE_VERSION,
     PUBLISHER_UPDATE_INTERVAL,
     QOS_LEVELS,
 )
-from .envelope import OutgoingEvent, make_ids_ahead
+from .envelope import OutgoingEvent
+from .mqtt_client import async_publish_event, client_kept_message
 from .ratelimit import Updates
 from .storage import async_load_store
 from .topics import topic_error
 from .waits import Outcome, ResponseWaits
 
 _LOGGER = logging.getLogger(__name__)
-
-# paho's words when it is not connected; HA passes them on in its error.
-_NOT_CONNECTED = "The client is not currently connected."
-
-# Events are never retained: a client that subscribes later must not get an
-# old one as if it had just happened.
-_RETAIN = False
-
-# Newer HA hands an expiry to the broker (MQTT 5 connections only), so that an
-# event which expires while queued at the broker is dropped there too.
-_publish: Callable[..., Awaitable[None]] = mqtt.async_publish
-EXPIRY_SUPPORTED = "message_expiry_interval" in inspect.signature(_publish).parameters
-
-
-def sets_broker_expiry(hass: HomeAssistant) -> bool:
-    """Tell whether events get a broker-side expiry: HA takes one, on MQTT 5."""
-    return EXPIRY_SUPPORTED and hass.data[mqtt.DATA_MQTT].client.is_mqttv5
-
-
-def _expiry_interval(hass: HomeAssistant, expires_at: datetime) -> int | None:
-    """Give the remaining TTL in whole seconds, where HA and the connection allow."""
-    if not sets_broker_expiry(hass):
-        return None
-    remaining = (expires_at - dt_util.utcnow()).total_seconds()
-    # Rounded down, so the broker never keeps an event past its expires_at;
-    # at least 1, since 0 is no expiry to a broker; at most the longest TTL
-    # (an outbox file edited by hand may say any time, and MQTT carries
-    # 32 bits).
-    return min(MAX_TTL, max(1, int(remaining)))
 
 
 class StoredEvent(TypedDict):
@@ -208,16 +178,6 @@ def _restore(saved: Any, *, now: datetime, max_count: int) -> _Restored:
     return restored
 
 
-def _client_kept_it(err: HomeAssistantError, qos: int) -> bool:
-    """Tell whether paho kept a message although publishing raised.
-
-    Disconnected, paho still queues QoS 1 and 2 messages and sends them after
-    reconnecting; QoS 0 messages are gone.
-    """
-    placeholders = err.translation_placeholders or {}
-    return qos > 0 and placeholders.get("error_message") == _NOT_CONNECTED
-
-
 class EventPublisher:
     """One entry's outbox and its way to the broker."""
 
@@ -307,7 +267,6 @@ class EventPublisher:
             )
         self._outbox = restored.waiting
         self._outbox_bytes = restored.size
-        make_ids_ahead()
         self._running = True
         self._connected = mqtt.is_connected(self._hass)
         self._unsubscribe = [
@@ -458,31 +417,17 @@ class EventPublisher:
                     self._in_flight -= 1
                     self._async_dispatch()
                     self._async_changed()
-                # The event is on its way: ids for the next ones are made now.
-                make_ids_ahead()
         finally:
             self._idle_senders -= 1
 
     async def _async_send(self, waiting: _Waiting) -> None:
         event = waiting.event
         try:
-            # Positional where HA takes no expiry: no dict of keyword
-            # arguments is built and unpacked for each event.
-            if (expiry := _expiry_interval(self._hass, event.expires_at)) is None:
-                await _publish(
-                    self._hass, event.topic, event.payload, event.qos, _RETAIN
-                )
-            else:
-                await _publish(
-                    self._hass,
-                    event.topic,
-                    event.payload,
-                    event.qos,
-                    _RETAIN,
-                    message_expiry_interval=expiry,
-                )
+            await async_publish_event(
+                self._hass, event.topic, event.payload, event.qos, event.expires_at
+            )
         except HomeAssistantError as err:
-            if _client_kept_it(err, event.qos):
+            if client_kept_message(err, event.qos):
                 self.counters.published += 1
                 self._waits.async_sent(event.event_id)
             else:

@@ -10,7 +10,6 @@ time to live bounds the wait instead.
 """
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -46,19 +45,10 @@ class _Wait:
 class ResponseWaits:
     """The open waits of one bridge, by event id."""
 
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        on_waiting: Callable[[bool], None] | None = None,
-    ) -> None:
-        """Hold no wait yet; the actions keep their number bounded.
-
-        `on_waiting` hears True when the first wait opens, False when the last
-        one ends.
-        """
+    def __init__(self, hass: HomeAssistant) -> None:
+        """Hold no wait yet; the actions keep their number bounded."""
         self._hass = hass
         self._waits: dict[str, _Wait] = {}
-        self._on_waiting = on_waiting
 
     @property
     def open(self) -> int:
@@ -69,10 +59,7 @@ class ResponseWaits:
     def async_open(self, event_id: str) -> None:
         """Start waiting for `event_id`, before its event can be published."""
         loop = self._hass.loop
-        first = not self._waits
         self._waits[event_id] = _Wait(loop.create_future(), loop.create_future())
-        if first and self._on_waiting is not None:
-            self._on_waiting(True)  # noqa: FBT003
 
     @callback
     def async_sent(self, event_id: str) -> None:
@@ -121,6 +108,4 @@ class ResponseWaits:
     @callback
     def async_close(self, event_id: str) -> None:
         """Forget a wait: its caller has its answer, or went away before waiting."""
-        closed = self._waits.pop(event_id, None) is not None
-        if closed and not self._waits and self._on_waiting is not None:
-            self._on_waiting(False)  # noqa: FBT003
+        self._waits.pop(event_id, None)

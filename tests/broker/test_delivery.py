@@ -14,8 +14,9 @@ from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.mqtt_event_bridge.const import CONF_OUTBOX_SIZE
+from custom_components.mqtt_event_bridge.const import CONF_OUTBOX_SIZE, CONF_TCP_NODELAY
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
+from custom_components.mqtt_event_bridge.mqtt_client import features
 from custom_components.mqtt_event_bridge.publisher import EventPublisher
 from tests.broker.conftest import Broker, Observer
 from tests.conftest import call_action, make_entry
@@ -107,6 +108,24 @@ async def test_outage_within_ttl_delivers_all_once_in_order(
     await _until(lambda: publisher.counters.published == 100)
     assert publisher.counters.expired == publisher.counters.failed == 0
     assert _nodelay(hass) == 1
+
+
+async def test_tcp_nodelay_follows_the_option(
+    hass: HomeAssistant, mqtt_entry: MockConfigEntry, mosquitto: Broker
+) -> None:
+    """Off, HA's socket keeps Nagle's algorithm; on, Nagle is off (diagnostics too)."""
+    entry = make_entry(prefix="it/ai")
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, options={CONF_TCP_NODELAY: False})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    assert _nodelay(hass) == 0
+    assert features(hass)["tcp_nodelay"] is False
+    # Saved options reload the bridge.
+    hass.config_entries.async_update_entry(entry, options={CONF_TCP_NODELAY: True})
+    await hass.async_block_till_done()
+    assert _nodelay(hass) == 1
+    assert features(hass)["tcp_nodelay"] is True
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_outage_longer_than_ttl_sends_nothing_stale(

@@ -14,7 +14,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
-from custom_components.mqtt_event_bridge.publisher import EXPIRY_SUPPORTED
+from custom_components.mqtt_event_bridge.mqtt_client import PUBLISH_TAKES_EXPIRY
 from tests.broker.conftest import HOST, WAIT, Broker
 from tests.conftest import call_action, make_entry
 
@@ -124,5 +124,5 @@ async def test_broker_drops_what_expired_while_queued(
 
     mqtt5 = hass.data[mqtt.DATA_MQTT].client.is_mqttv5
     assert mqtt5 or mqtt_protocol == "3.1.1"
-    broker_expires = EXPIRY_SUPPORTED and mqtt5
+    broker_expires = PUBLISH_TAKES_EXPIRY and mqtt5
     assert (short["event_id"] in received) is not broker_expires
