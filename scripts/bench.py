@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 import cProfile
 from dataclasses import dataclass, field
 import gc
+import importlib
 import itertools
 import json
 import os
@@ -866,8 +867,16 @@ async def _bench_in_hass(
 def _sets_expiry(hass: HomeAssistant) -> bool:
     """Whether the bridge gives each event a broker-side expiry, and HA's action can."""
     return sets_broker_expiry(hass) and (
-        "message_expiry_interval" in mqtt.MQTT_PUBLISH_SCHEMA.schema
+        "message_expiry_interval" in _publish_action_schema().schema
     )
+
+
+def _publish_action_schema() -> Any:
+    """HA's schema of its mqtt.publish action (in mqtt.services from 2026.11)."""
+    if (schema := getattr(mqtt, "MQTT_PUBLISH_SCHEMA", None)) is not None:
+        return schema
+    services = importlib.import_module("homeassistant.components.mqtt.services")
+    return services.MQTT_PUBLISH_SCHEMA
 
 
 def _bench_entry(hass: HomeAssistant, args: argparse.Namespace) -> BridgeConfigEntry:

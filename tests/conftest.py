@@ -33,7 +33,7 @@ from pytest_homeassistant_custom_component.typing import (
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
-from custom_components.mqtt_event_bridge import discovery
+from custom_components.mqtt_event_bridge import first_event
 from custom_components.mqtt_event_bridge.const import (
     CONF_QOS,
     CONF_TOPIC_PREFIX,
@@ -136,7 +136,7 @@ def first_events_not_held(monkeypatch: pytest.MonkeyPatch) -> None:
     against the real broker, whose tests override this fixture.
     """
     monkeypatch.setattr(
-        discovery.DiscoveryPublisher,
+        first_event.FirstEventGate,
         "_async_hold_until_listened",
         lambda _self, _event_type, _expires_at: None,
     )

@@ -12,9 +12,9 @@ from .camera_event import CameraEvents
 from .const import DOMAIN
 from .discovery import DiscoveryPublisher, async_clear_discovery
 from .entity import async_split_shared_device
+from .first_event import FirstEventGate
 from .forwarding import EventForwarder, ForwardSettings, forward_type
 from .models import BridgeConfigEntry, BridgeRuntimeData, BridgeSettings
-from .mqtt_client import async_keep_nodelay
 from .publisher import EventPublisher, outbox_store
 from .responses import ResponseListener
 from .thumbnails import ThumbnailView
@@ -37,18 +37,21 @@ async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bo
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN, translation_key="mqtt_not_ready"
         )
+    entry.runtime_data = runtime = _runtime_data(hass, entry)
+    async_split_shared_device(hass, entry)
+    entry.async_on_unload(runtime.async_stop)
+    await runtime.async_start(hass)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    return True
+
+
+def _runtime_data(hass: HomeAssistant, entry: BridgeConfigEntry) -> BridgeRuntimeData:
+    """Build a bridge's parts from its settings; nothing runs yet."""
     settings = BridgeSettings.from_entry(entry)
     waits = ResponseWaits(hass)
     publisher = EventPublisher(
         hass, entry, outbox_size=settings.outbox_size, waits=waits
-    )
-    responses = ResponseListener(
-        hass,
-        prefix=settings.topic_prefix,
-        qos=settings.qos,
-        default_ttl=settings.ttl,
-        publisher=publisher,
-        waits=waits,
     )
     discovery = DiscoveryPublisher(
         hass=hass,
@@ -64,56 +67,46 @@ async def async_setup_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bo
                 if settings.forward_discovery
             ),
         ],
-        publisher=publisher,
     )
-    cameras = CameraEvents(
-        hass,
-        entry_id=entry.entry_id,
-        publisher=publisher,
-        base_url=settings.base_url,
-        thumbnail_lifetime=settings.thumbnail_lifetime,
+    gate = FirstEventGate(
+        hass, prefix=settings.topic_prefix, discovery=discovery, publisher=publisher
     )
-    forwarder = EventForwarder(
-        hass,
-        ForwardSettings(
-            prefix=settings.topic_prefix,
-            event_types=settings.forward_event_types,
-            entities=settings.forward_entities,
-            rate=settings.forward_rate,
-            discovery=settings.forward_discovery,
-            qos=settings.qos,
-            ttl=settings.ttl,
-        ),
-        publisher=publisher,
-        discovery=discovery,
-    )
-    entry.runtime_data = BridgeRuntimeData(
+    return BridgeRuntimeData(
         settings=settings,
         publisher=publisher,
-        responses=responses,
+        responses=ResponseListener(
+            hass,
+            prefix=settings.topic_prefix,
+            qos=settings.qos,
+            default_ttl=settings.ttl,
+            publisher=publisher,
+            waits=waits,
+        ),
         discovery=discovery,
-        cameras=cameras,
+        gate=gate,
+        cameras=CameraEvents(
+            hass,
+            entry_id=entry.entry_id,
+            gate=gate,
+            base_url=settings.base_url,
+            thumbnail_lifetime=settings.thumbnail_lifetime,
+        ),
         waits=waits,
-        forwarder=forwarder,
+        forwarder=EventForwarder(
+            hass,
+            ForwardSettings(
+                prefix=settings.topic_prefix,
+                event_types=settings.forward_event_types,
+                entities=settings.forward_entities,
+                rate=settings.forward_rate,
+                discovery=settings.forward_discovery,
+                qos=settings.qos,
+                ttl=settings.ttl,
+            ),
+            gate=gate,
+            updates=publisher.updates,
+        ),
     )
-    async_split_shared_device(hass, entry)
-    if settings.tcp_nodelay:
-        entry.async_on_unload(async_keep_nodelay(hass))
-    await discovery.async_start()
-    entry.async_on_unload(discovery.async_stop)
-    await publisher.async_start()
-    entry.async_on_unload(publisher.async_stop)
-    # Unload runs these last-in first-out: events waiting for a snapshot, or
-    # for HA to listen to a new type, reach the outbox before it is saved.
-    entry.async_on_unload(discovery.async_release_held)
-    entry.async_on_unload(cameras.async_stop)
-    entry.async_on_unload(await responses.async_start())
-    entry.async_on_unload(forwarder.async_start())
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    entry.async_on_unload(entry.add_update_listener(_async_update_listener))
-    # Run first on unload: callers waiting for a response are told at once.
-    entry.async_on_unload(waits.async_end_all)
-    return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bool:

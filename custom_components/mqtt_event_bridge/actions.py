@@ -184,7 +184,7 @@ def _async_publish(
         # Opened before the event can reach the broker: a responder faster
         # than this call is not missed.
         entry.runtime_data.waits.async_open(event.event_id)
-    entry.runtime_data.discovery.async_submit(event_type, event)
+    entry.runtime_data.gate.async_submit(event_type, event)
     return entry, {ATTR_EVENT_ID: event.event_id, ATTR_TOPIC: topic}
 
 

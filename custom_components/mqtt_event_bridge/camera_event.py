@@ -36,7 +36,7 @@ from .const import (
     SNAPSHOT_TIMEOUT,
 )
 from .envelope import EnvelopeError, OutgoingEvent, build_event
-from .publisher import EventPublisher
+from .first_event import FirstEventGate
 from .ratelimit import LogLimiter
 from .thumbnails import Thumbnail, ThumbnailCache, async_thumbnail_url
 from .topics import camera_id_from
@@ -198,14 +198,14 @@ class CameraEvents:
         hass: HomeAssistant,
         *,
         entry_id: str,
-        publisher: EventPublisher,
+        gate: FirstEventGate,
         base_url: str | None,
         thumbnail_lifetime: int,
     ) -> None:
         """Start with no snapshots."""
         self._hass = hass
         self._entry_id = entry_id
-        self._publisher = publisher
+        self._gate = gate
         self._base_url = base_url
         self._lifetime = thumbnail_lifetime
         self.thumbnails = ThumbnailCache(
@@ -262,7 +262,7 @@ class CameraEvents:
 
         event = build(fields.data)
         if fields.snapshot_of is None:
-            self._publisher.async_submit(event)
+            self._gate.async_submit(CAMERA_EVENT_TYPE, event)
             return event, None
         self._waiting[event.event_id] = event
         task = self._hass.async_create_task(
@@ -281,7 +281,7 @@ class CameraEvents:
         for task in (*self._tasks, *self._snapshots.values()):
             task.cancel()
         for event in self._waiting.values():
-            self._publisher.async_submit(event)
+            self._gate.async_submit(CAMERA_EVENT_TYPE, event)
         self._waiting.clear()
 
     async def _async_capture(
@@ -324,7 +324,7 @@ class CameraEvents:
                 entity_id,
                 problem,
             )
-        self._publisher.async_submit(event)
+        self._gate.async_submit(CAMERA_EVENT_TYPE, event)
         return url
 
     def _with_thumbnail(

@@ -8,7 +8,6 @@ Store, so that removing the bridge, or a type, leaves nothing on the broker.
 
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime
 import hashlib
 import logging
 from typing import Any, TypedDict
@@ -19,11 +18,9 @@ from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.debounce import Debouncer
-from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.json import json_dumps
 from homeassistant.helpers.storage import Store
 from homeassistant.loader import async_get_integration
-from homeassistant.util import dt as dt_util
 
 from .const import (
     CAMERA_EVENT_TYPE,
@@ -31,20 +28,10 @@ from .const import (
     DISCOVERY_REPUBLISH_COOLDOWN,
     DISCOVERY_STORAGE_VERSION,
     DOMAIN,
-    FIRST_EVENT_FIXED_WAIT,
-    FIRST_EVENT_WAIT,
     MAX_EVENT_TYPES,
     STATUS_TYPE_PREFIX,
 )
-from .envelope import OutgoingEvent
-from .mqtt_client import (
-    OFFLINE,
-    ONLINE,
-    async_when_subscribed,
-    discovery_prefix,
-    ha_status,
-)
-from .publisher import EventPublisher
+from .mqtt_client import OFFLINE, ONLINE, discovery_prefix, ha_status
 from .ratelimit import LogLimiter
 from .storage import async_load_store
 from .topics import (
@@ -158,14 +145,6 @@ def _components(prefix: str, event_types: list[str]) -> list[_Component]:
     return components
 
 
-@dataclass(slots=True)
-class _Held:
-    """Events of one new type, and what ends their wait."""
-
-    events: list[OutgoingEvent] = field(default_factory=list)
-    stops: list[CALLBACK_TYPE] = field(default_factory=list)
-
-
 @dataclass(kw_only=True)
 class DiscoveryPublisher:
     """Keeps one entry's discovery configs and availability on the broker."""
@@ -175,7 +154,6 @@ class DiscoveryPublisher:
     prefix: str
     enabled: bool
     configured_types: list[str]
-    publisher: EventPublisher
     _store: Store[StoredDiscovery] = field(init=False)
     _stored: StoredDiscovery = field(init=False)
     _version: str = field(init=False, default="")
@@ -190,14 +168,17 @@ class DiscoveryPublisher:
     # One publish of everything at a time; a request meanwhile makes one more.
     _publishing: bool = field(init=False, default=False)
     _publish_again: bool = field(init=False, default=False)
-    # Events of a newly offered type, waiting until HA listens to its topic.
-    _held: dict[str, _Held] = field(init=False, default_factory=dict)
 
     async def async_start(self) -> None:
         """Restore what was published, then publish whenever MQTT (re)connects."""
         self._store = discovery_store(self.hass, self.entry.entry_id)
         self._stored = _checked_stored(await async_load_store(self._store))
-        self._known = {*self.configured_types, *self._stored["event_types"]}
+        # Camera events have their own entity and trigger, always offered.
+        self._known = {
+            CAMERA_EVENT_TYPE,
+            *self.configured_types,
+            *self._stored["event_types"],
+        }
         self._birth = Debouncer(
             self.hass,
             _LOGGER,
@@ -244,35 +225,11 @@ class DiscoveryPublisher:
         return list(self._stored["published"])
 
     @callback
-    def async_submit(
-        self, event_type: str, event: OutgoingEvent, *, at_once: bool = False
-    ) -> None:
-        """Hand an event to the outbox; those of a new type wait for HA to listen.
-
-        HA's event entity for a new type subscribes only after it has read the
-        type's discovery config: sent at once, the first event would reach the
-        broker before anyone in HA listens, and never fire its entity. So
-        events of a type first offered now wait until HA's subscription is
-        acknowledged (or FIRST_EVENT_WAIT), in order; other types go on.
-        """
-        if self._async_note_event_type(event_type) and self.enabled:
-            self._async_hold_until_listened(event_type, event.expires_at)
-        if (held := self._held.get(event_type)) is not None:
-            held.events.append(event)
-        else:
-            self.publisher.async_submit(event, at_once=at_once)
-
-    @callback
-    def async_release_held(self) -> None:
-        """Hand every held event to the outbox (on unload, before it is saved)."""
-        for event_type in list(self._held):
-            self._async_release(event_type)
-
-    @callback
-    def _async_note_event_type(self, event_type: str) -> bool:
+    def async_offer(self, event_type: str) -> bool:
         """Remember a type seen in a publish, and offer it from now on.
 
-        True when the type is new and its config goes out now.
+        True when the type is new and its config goes out now: its first
+        events should wait for HA to listen (see first_event.py).
         """
         if event_type in self._known:
             return False
@@ -289,39 +246,7 @@ class DiscoveryPublisher:
         if not mqtt.is_connected(self.hass):
             return False
         self._async_schedule_publish_all()
-        return True
-
-    @callback
-    def _async_hold_until_listened(self, event_type: str, expires_at: datetime) -> None:
-        held = self._held[event_type] = _Held()
-        topic = type_topic(self.prefix, event_type)
-
-        @callback
-        def release(*_: object) -> None:
-            self._async_release(event_type)
-
-        # Newer HA tells when a subscription is acknowledged; older HA gets
-        # a fixed wait, long enough for its discovery and subscription.
-        if (
-            stop := async_when_subscribed(self.hass, topic, DISCOVERY_QOS, release)
-        ) is not None:
-            held.stops.append(stop)
-            wait = FIRST_EVENT_WAIT
-        else:
-            wait = FIRST_EVENT_FIXED_WAIT
-        # A short-lived event must not expire waiting: half its TTL at most.
-        remaining = (expires_at - dt_util.utcnow()).total_seconds()
-        wait = min(wait, max(0.0, remaining / 2))
-        held.stops.append(async_call_later(self.hass, wait, release))
-
-    @callback
-    def _async_release(self, event_type: str) -> None:
-        # Released already, by the other of its two triggers: nothing is left.
-        held = self._held.pop(event_type, _Held())
-        for stop in held.stops:
-            stop()
-        for event in held.events:
-            self.publisher.async_submit(event)
+        return self.enabled
 
     @callback
     def _async_connection_changed(self, connected: bool) -> None:  # noqa: FBT001

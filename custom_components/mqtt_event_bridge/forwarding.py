@@ -55,10 +55,10 @@ from .const import (
     MAX_FORWARD_DEPTH,
     MAX_FORWARD_TEXT,
 )
-from .discovery import DISCOVERY_ID_PREFIX, DiscoveryPublisher
+from .discovery import DISCOVERY_ID_PREFIX
 from .envelope import EnvelopeError, OutgoingEvent, build_event
-from .publisher import EventPublisher
-from .ratelimit import LogLimiter, TokenBucket
+from .first_event import FirstEventGate
+from .ratelimit import LogLimiter, TokenBucket, Updates
 from .topics import event_topic
 
 _LOGGER = logging.getLogger(__name__)
@@ -217,14 +217,13 @@ class EventForwarder:
         hass: HomeAssistant,
         settings: ForwardSettings,
         *,
-        publisher: EventPublisher,
-        discovery: DiscoveryPublisher,
+        gate: FirstEventGate,
+        updates: Updates,
     ) -> None:
         """Prepare; nothing listens before `async_start`."""
         self._hass = hass
         self._settings = settings
-        self._publisher = publisher
-        self._discovery = discovery
+        self._gate = gate
         self._filter = entity_filter(settings.entities)
         self._buckets = {
             event_type: TokenBucket(capacity=settings.rate, rate=settings.rate)
@@ -237,7 +236,7 @@ class EventForwarder:
         # The publisher's: a forwarded event changes its counters too, and it
         # tells the entities once the event is sent, so the bus's call of the
         # event needs to tell no one.
-        self._updates = publisher.updates
+        self._updates = updates
         self._rate_log = LogLimiter(_LOGGER)
         self._drop_log = LogLimiter(_LOGGER)
         self._safe_log = LogLimiter(_LOGGER)
@@ -365,12 +364,8 @@ class EventForwarder:
         self.counters.forwarded += 1
         # At once, like mqtt_eventstream: the bus's call includes the hand-over
         # to HA's MQTT client, which saves a turn of the loop and its work.
-        if self._settings.discovery:
-            self._discovery.async_submit(
-                forward_type(event_type), outgoing, at_once=True
-            )
-        else:
-            self._publisher.async_submit(outgoing, at_once=True)
+        offered = forward_type(event_type) if self._settings.discovery else None
+        self._gate.async_submit(offered, outgoing, at_once=True)
 
     @callback
     def _async_build(self, event_type: str, event: Event[Any]) -> OutgoingEvent | None:

@@ -1,9 +1,11 @@
 """Typed state that one config entry keeps in `entry.runtime_data`."""
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Self
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
 
 from .camera_event import CameraEvents
 from .const import (
@@ -29,7 +31,9 @@ from .const import (
     DEFAULT_THUMBNAIL_LIFETIME,
 )
 from .discovery import DiscoveryPublisher
+from .first_event import FirstEventGate
 from .forwarding import EventForwarder
+from .mqtt_client import async_keep_nodelay
 from .publisher import EventPublisher
 from .responses import ResponseListener
 from .waits import ResponseWaits
@@ -84,15 +88,43 @@ class BridgeSettings:
 
 @dataclass(kw_only=True, slots=True)
 class BridgeRuntimeData:
-    """Everything a loaded entry owns."""
+    """Everything a loaded entry owns, and the order it starts and stops in."""
 
     settings: BridgeSettings
     publisher: EventPublisher
     responses: ResponseListener
     discovery: DiscoveryPublisher
+    gate: FirstEventGate
     cameras: CameraEvents
     waits: ResponseWaits
     forwarder: EventForwarder
+    # How to stop each part that has started, in the order they started.
+    _stops: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+
+    async def async_start(self, hass: HomeAssistant) -> None:
+        """Start the parts, each after what it hands events to.
+
+        A part that fails to start leaves the ones before it to `async_stop`.
+        """
+        if self.settings.tcp_nodelay:
+            self._stops.append(async_keep_nodelay(hass))
+        await self.discovery.async_start()
+        self._stops.append(self.discovery.async_stop)
+        await self.publisher.async_start()
+        self._stops.append(self.publisher.async_stop)
+        # Events waiting for a snapshot, or for HA to listen to a new type,
+        # reach the outbox before it is saved.
+        self._stops.append(self.gate.async_release_all)
+        self._stops.append(self.cameras.async_stop)
+        self._stops.append(await self.responses.async_start())
+        self._stops.append(self.forwarder.async_start())
+
+    async def async_stop(self) -> None:
+        """Stop what started, newest first; waiting callers are told at once."""
+        self.waits.async_end_all()
+        while self._stops:
+            if (result := self._stops.pop()()) is not None:
+                await result
 
 
 type BridgeConfigEntry = ConfigEntry[BridgeRuntimeData]
