@@ -212,11 +212,8 @@ async def entities_follow(
 ) -> None:
     """Let the bridge's entities show the changes they hear of `within` seconds.
 
-    They hear of a change ENTITY_UPDATE_DELAY after it (a timer), never
-    inside the call that made it, and at most once a second: a change within
-    a second of the last update (the entry's start is one, and a slow machine
-    may pass 50 ms before the test's change) waits for the second's end. The
-    default covers that; a test of the promptness passes ENTITY_UPDATE_DELAY.
+    They hear of changes through HA's Debouncer, a second after the first
+    one, never inside the call that made it.
     """
     async_fire_time_changed_exact(hass, dt_util.utcnow() + timedelta(seconds=within))
     await hass.async_block_till_done()

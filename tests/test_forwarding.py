@@ -38,7 +38,6 @@ from custom_components.mqtt_event_bridge.const import (
     CONF_FORWARD_EVENT_TYPES,
     CONF_FORWARD_RATE,
     DOMAIN,
-    ENTITY_UPDATE_DELAY,
     MAX_FORWARD_DEPTH,
     MAX_PAYLOAD_BYTES,
 )
@@ -174,11 +173,11 @@ async def test_the_bus_call_writes_no_entity_state(
     assert len(_forwarded(mqtt_mock, "ai_suggestion")) == 1
     assert written == []
 
-    # Then, once the client has the event, only what changed: the forward's
-    # and the send's counters and the latency, without waiting out a second
-    # for a change of nothing (the client's send ends on a later turn).
-    await entities_follow(hass, within=ENTITY_UPDATE_DELAY)
-    await entities_follow(hass, within=ENTITY_UPDATE_DELAY)
+    # Then, once the client's send has ended (a later turn) and the second
+    # after it has passed, only what changed: the forward's and the send's
+    # counters and the latency.
+    await entities_follow(hass)
+    await entities_follow(hass)
     state = hass.states.get(FORWARDED)
     assert state is not None
     assert state.state == "1"

@@ -119,9 +119,6 @@ MAX_IN_FLIGHT: Final = 64
 # Entities follow the publisher and the response listener, and the saved outbox
 # follows the publisher, at most this often.
 PUBLISHER_UPDATE_INTERVAL: Final = 1.0
-# ... and this long after a change at the soonest: their state writes take CPU
-# time that an event on its way to a subscriber would otherwise wait for.
-ENTITY_UPDATE_DELAY: Final = 0.05
 # How often events waiting for the broker are checked for expiry.
 EXPIRY_CHECK_INTERVAL: Final = 1.0
 OUTBOX_STORAGE_VERSION: Final = 1

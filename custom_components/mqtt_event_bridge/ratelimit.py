@@ -9,14 +9,14 @@ bridge's counters are told of changes at most once a second.
 from collections.abc import Callable
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.debounce import Debouncer
 
-from .const import ENTITY_UPDATE_DELAY, LOG_INTERVAL, PUBLISHER_UPDATE_INTERVAL
+from .const import LOG_INTERVAL, PUBLISHER_UPDATE_INTERVAL
 
-if TYPE_CHECKING:
-    from asyncio import TimerHandle
+_LOGGER = logging.getLogger(__name__)
 
 
 class LogLimiter:
@@ -80,24 +80,23 @@ class TokenBucket:
 
 
 class Updates:
-    """Tell listeners of changes: 50 ms after a quiet spell, then once a second.
+    """Tell listeners of changes at most once a second, through HA's Debouncer.
 
-    Never inside the call that made the change, nor right after it. That call
-    may be the bus's call of a forwarded event, and HA's MQTT client writes
-    the event to its socket only once the call has returned: HA's Debouncer,
-    which calls at once, made every event after a quiet second wait for the
-    entities' state writes (about 0.3 ms). Right after the socket write, the
-    same writes took CPU time the broker and the subscriber waited for.
+    Never inside the call that made the change (not immediate): that call may
+    be the bus's call of a forwarded event, whose hand-over to HA's MQTT
+    client should not wait for the entities' state writes.
     """
 
     def __init__(self, hass: HomeAssistant) -> None:
         """Nobody listens yet."""
-        self._loop = hass.loop
         self._listeners: list[CALLBACK_TYPE] = []
-        self._timer: TimerHandle | None = None
-        # Loop time of the last call to the listeners.
-        self._last = -PUBLISHER_UPDATE_INTERVAL
-        self._shut_down = False
+        self._debouncer = Debouncer(
+            hass,
+            _LOGGER,
+            cooldown=PUBLISHER_UPDATE_INTERVAL,
+            immediate=False,
+            function=self._async_call,
+        )
 
     @callback
     def async_add(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
@@ -107,27 +106,15 @@ class Updates:
 
     @callback
     def async_changed(self) -> None:
-        """Note a change: listeners hear of it soon, or at the end of the second."""
-        if self._timer is None and not self._shut_down:
-            self._timer = self._loop.call_at(
-                max(
-                    self._loop.time() + ENTITY_UPDATE_DELAY,
-                    self._last + PUBLISHER_UPDATE_INTERVAL,
-                ),
-                self._async_call,
-            )
+        """Note a change: listeners hear of it by the end of the second."""
+        self._debouncer.async_schedule_call()
 
     @callback
     def async_shutdown(self) -> None:
         """Tell nobody any more."""
-        self._shut_down = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._debouncer.async_shutdown()
 
     @callback
     def _async_call(self) -> None:
-        self._timer = None
-        self._last = self._loop.time()
         for update in self._listeners:
             update()
