@@ -635,7 +635,7 @@ async def test_saving_while_events_arrive(
 
     for n in range(30_000):
         submit(n)
-    saving = hass.async_add_executor_job(publisher._stored_outbox)
+    saving = hass.async_add_executor_job(publisher._outbox._stored)
     n = 30_000
     while not saving.done():
         submit(n)
@@ -691,7 +691,7 @@ async def test_restored_outbox_obeys_a_smaller_size(
     publisher = _publisher(entry)
     assert publisher.outbox_size == 3
     assert publisher.counters.overflowed == 7
-    assert [item["event_id"] for item in publisher._stored_outbox()] == [
+    assert [item["event_id"] for item in publisher._outbox._stored()] == [
         "e7",
         "e8",
         "e9",

@@ -15,7 +15,8 @@ from .entity import async_split_shared_device
 from .first_event import FirstEventGate
 from .forwarding import EventForwarder, ForwardSettings, forward_type
 from .models import BridgeConfigEntry, BridgeRuntimeData, BridgeSettings
-from .publisher import EventPublisher, outbox_store
+from .outbox import outbox_store
+from .publisher import EventPublisher
 from .responses import ResponseListener
 from .thumbnails import ThumbnailView
 from .waits import ResponseWaits
