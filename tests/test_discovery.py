@@ -33,7 +33,7 @@ from custom_components.mqtt_event_bridge.const import (
     DISCOVERY_REPUBLISH_COOLDOWN,
     DOMAIN,
 )
-from custom_components.mqtt_event_bridge.discovery import readable_name
+from custom_components.mqtt_event_bridge.discovery_payloads import readable_name
 from custom_components.mqtt_event_bridge.entity import device_config_entries
 from tests.conftest import call_action, make_entry
 

@@ -41,11 +41,8 @@ from custom_components.mqtt_event_bridge.const import (
     MAX_FORWARD_DEPTH,
     MAX_PAYLOAD_BYTES,
 )
-from custom_components.mqtt_event_bridge.forwarding import (
-    EventForwarder,
-    entity_filter,
-    json_safe,
-)
+from custom_components.mqtt_event_bridge.forwarding import EventForwarder, entity_filter
+from custom_components.mqtt_event_bridge.json_safe import json_safe
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
 from custom_components.mqtt_event_bridge.topics import is_valid_forward_type
 from tests.conftest import (
@@ -765,7 +762,7 @@ async def test_only_the_newest_causes_are_remembered(
 ) -> None:
     """The contexts of the bridge entities' changes are bounded, oldest out."""
     monkeypatch.setattr(
-        "custom_components.mqtt_event_bridge.forwarding.MAX_CAUSED_CONTEXTS", 3
+        "custom_components.mqtt_event_bridge.own_events.MAX_CAUSED_CONTEXTS", 3
     )
     entry = await setup_bridge(hass, **{CONF_FORWARD_EVENT_TYPES: ["chain"]})
     discovered = entity_registry.async_get_or_create(

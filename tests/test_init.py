@@ -202,14 +202,16 @@ async def test_round_trip_memory_is_bounded(
 ) -> None:
     """Only the newest events are remembered for round-trip measurements."""
     monkeypatch.setattr(
-        "custom_components.mqtt_event_bridge.publisher.MAX_TRACKED_EVENTS", 3
+        "custom_components.mqtt_event_bridge.waits.MAX_TRACKED_EVENTS", 3
     )
     entry: BridgeConfigEntry = init_integration
-    publisher = entry.runtime_data.publisher
+    round_trips = entry.runtime_data.round_trips
     ids = []
     for _ in range(5):
         response = await call_action(hass, "publish_event", {"event_type": "x"})
         ids.append(str(response["event_id"]))
     await hass.async_block_till_done()
-    remembered = [publisher.async_accepted_at(event_id) is not None for event_id in ids]
+    remembered = [
+        round_trips.async_round_trip_ms(event_id) is not None for event_id in ids
+    ]
     assert remembered == [False, False, True, True, True]

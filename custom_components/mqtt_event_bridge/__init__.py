@@ -19,7 +19,7 @@ from .outbox import outbox_store
 from .publisher import EventPublisher
 from .responses import ResponseListener
 from .thumbnails import ThumbnailView
-from .waits import ResponseWaits
+from .waits import ResponseWaits, RoundTrips
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR]
@@ -69,8 +69,13 @@ def _runtime_data(hass: HomeAssistant, entry: BridgeConfigEntry) -> BridgeRuntim
             ),
         ],
     )
+    round_trips = RoundTrips()
     gate = FirstEventGate(
-        hass, prefix=settings.topic_prefix, discovery=discovery, publisher=publisher
+        hass,
+        prefix=settings.topic_prefix,
+        discovery=discovery,
+        publisher=publisher,
+        round_trips=round_trips,
     )
     return BridgeRuntimeData(
         settings=settings,
@@ -80,7 +85,7 @@ def _runtime_data(hass: HomeAssistant, entry: BridgeConfigEntry) -> BridgeRuntim
             prefix=settings.topic_prefix,
             qos=settings.qos,
             default_ttl=settings.ttl,
-            publisher=publisher,
+            round_trips=round_trips,
             waits=waits,
         ),
         discovery=discovery,
@@ -93,6 +98,7 @@ def _runtime_data(hass: HomeAssistant, entry: BridgeConfigEntry) -> BridgeRuntim
             thumbnail_lifetime=settings.thumbnail_lifetime,
         ),
         waits=waits,
+        round_trips=round_trips,
         forwarder=EventForwarder(
             hass,
             ForwardSettings(

@@ -8,7 +8,6 @@ Store, so that removing the bridge, or a type, leaves nothing on the broker.
 
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-import hashlib
 import logging
 from typing import Any, TypedDict
 
@@ -24,25 +23,16 @@ from homeassistant.loader import async_get_integration
 
 from .const import (
     CAMERA_EVENT_TYPE,
-    DISCOVERY_QOS,
     DISCOVERY_REPUBLISH_COOLDOWN,
     DISCOVERY_STORAGE_VERSION,
     DOMAIN,
     MAX_EVENT_TYPES,
-    STATUS_TYPE_PREFIX,
 )
+from .discovery_payloads import Origin, components, config_payload, config_topic
 from .mqtt_client import OFFLINE, ONLINE, discovery_prefix, ha_status
 from .ratelimit import LogLimiter
 from .storage import async_load_store
-from .topics import (
-    availability_topic,
-    camera_filter,
-    event_topic,
-    is_valid_name,
-    prefix_error,
-    status_topic,
-    topic_error,
-)
+from .topics import availability_topic, is_valid_name, prefix_error, topic_error
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -59,90 +49,6 @@ class StoredDiscovery(TypedDict):
 def discovery_store(hass: HomeAssistant, entry_id: str) -> Store[StoredDiscovery]:
     """Where an entry's event types and published configs are remembered."""
     return Store(hass, DISCOVERY_STORAGE_VERSION, f"{DOMAIN}.{entry_id}.discovery")
-
-
-# Every id discovery gives (devices, and the unique ids of their entities)
-# begins with this.
-DISCOVERY_ID_PREFIX = f"{DOMAIN}_"
-
-
-def device_identifier(entry_id: str) -> str:
-    """Return the id of the MQTT device that holds the event types."""
-    return f"{DISCOVERY_ID_PREFIX}{entry_id}"
-
-
-def device_name(prefix: str) -> str:
-    """Name the bridge's own device (sensors, Response entity)."""
-    return f"MQTT Event Bridge {prefix}"
-
-
-def events_device_name(prefix: str) -> str:
-    """Name the device of the event types (event entities, device triggers)."""
-    return f"{device_name(prefix)} events"
-
-
-def readable_name(event_type: str) -> str:
-    """Give an event type a readable name: "Status analysis complete".
-
-    The UI cuts a long entity name short; words read better there than a topic.
-    """
-    words = " ".join(event_type.replace("_", " ").replace("-", " ").split("/"))
-    return " ".join(words.split()).capitalize()
-
-
-def _object_id(event_type: str) -> str:
-    """Return a discovery id for an event type: readable, distinct per type."""
-    digest = hashlib.sha256(event_type.encode()).hexdigest()[:8]
-    return f"{event_type.replace('/', '_')}_{digest}"
-
-
-def type_topic(prefix: str, event_type: str) -> str:
-    """Return the topic events of a type are published to."""
-    if event_type.startswith(STATUS_TYPE_PREFIX):
-        return status_topic(prefix, event_type.removeprefix(STATUS_TYPE_PREFIX))
-    return event_topic(prefix, event_type)
-
-
-@dataclass(kw_only=True, slots=True)
-class _Component:
-    object_id: str
-    platform: str
-    config: dict[str, Any]
-
-
-def _components(prefix: str, event_types: list[str]) -> list[_Component]:
-    """Build an event entity and a device trigger per type, and for cameras."""
-    kinds = [(kind, type_topic(prefix, kind)) for kind in event_types]
-    kinds.append((CAMERA_EVENT_TYPE, camera_filter(prefix)))
-    components = []
-    for event_type, topic in kinds:
-        object_id = _object_id(event_type)
-        components.append(
-            _Component(
-                object_id=f"{object_id}_event",
-                platform="event",
-                config={
-                    "name": readable_name(event_type),
-                    "state_topic": topic,
-                    "event_types": [event_type],
-                    "qos": DISCOVERY_QOS,
-                },
-            )
-        )
-        components.append(
-            _Component(
-                object_id=f"{object_id}_trigger",
-                platform="device_automation",
-                config={
-                    "automation_type": "trigger",
-                    "topic": topic,
-                    "type": "event",
-                    "subtype": event_type,
-                    "qos": DISCOVERY_QOS,
-                },
-            )
-        )
-    return components
 
 
 @dataclass(kw_only=True)
@@ -307,85 +213,27 @@ class DiscoveryPublisher:
         await self._async_publish(availability_topic(self.prefix), ONLINE)
         wanted: dict[str, dict[str, dict[str, Any]]] = {}
         if self.enabled:
-            wanted = self._configs()
+            topic = config_topic(discovery_prefix(self.hass), self.entry.entry_id)
+            wanted[topic] = components(
+                self.prefix, self.entry.entry_id, self.event_types
+            )
         published = self._stored["published"]
         for topic in [t for t in published if t not in wanted]:
             await self._async_publish(topic, "")
             del published[topic]
-        for topic, components in wanted.items():
-            payload = self._payload(components, published.get(topic, {}))
+        origin = Origin(
+            entry_id=self.entry.entry_id,
+            prefix=self.prefix,
+            version=self._version,
+            ha_status=ha_status(self.hass),
+        )
+        for topic, configs in wanted.items():
+            payload = config_payload(origin, configs, published.get(topic, {}))
             await self._async_publish(topic, json_dumps(payload))
             published[topic] = {
-                object_id: config["platform"]
-                for object_id, config in components.items()
+                object_id: config["platform"] for object_id, config in configs.items()
             }
         self._store.async_delay_save(lambda: self._stored, 1)
-
-    def _device(self) -> dict[str, Any]:
-        return {
-            "identifiers": [device_identifier(self.entry.entry_id)],
-            "name": events_device_name(self.prefix),
-            "manufacturer": "MQTT Event Bridge",
-            "model": "Event types",
-            "sw_version": self._version,
-        }
-
-    def _shared(self) -> dict[str, Any]:
-        """Origin and availability, the same for every component."""
-        availability: list[dict[str, str]] = [
-            {"topic": availability_topic(self.prefix)}
-        ]
-        status = ha_status(self.hass)
-        if status.offline is not None:
-            # HA's will: if HA dies, its entities elsewhere go unavailable.
-            availability.append(
-                {
-                    "topic": status.topic,
-                    "payload_available": status.online,
-                    "payload_not_available": status.offline,
-                }
-            )
-        return {
-            "origin": {
-                "name": "MQTT Event Bridge",
-                "sw_version": self._version,
-                "support_url": "https://github.com/mqtt-event-bridge/mqtt-event-bridge",
-            },
-            "availability": availability,
-            # The newest availability message wins: a retained "online" of the
-            # bridge, or HA's will "offline" when HA is gone.
-            "availability_mode": "latest",
-        }
-
-    def _configs(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """Discovery topic -> {component id: config}."""
-        node_id = device_identifier(self.entry.entry_id)
-        # QoS is set per component: HA does not share it from the device level.
-        components = _components(self.prefix, self.event_types)
-        for component in components:
-            component.config["unique_id"] = f"{node_id}_{component.object_id}"
-        return {
-            f"{discovery_prefix(self.hass)}/device/{node_id}/config": {
-                c.object_id: {"platform": c.platform, **c.config} for c in components
-            }
-        }
-
-    def _payload(
-        self,
-        components: dict[str, dict[str, Any]],
-        previous: dict[str, str],
-    ) -> dict[str, Any]:
-        # A component given with its platform alone is removed by HA.
-        removed = {
-            object_id: {"platform": platform}
-            for object_id, platform in previous.items()
-            if object_id not in components
-        }
-        return {
-            "device": self._device(),
-            **self._shared(),
-            "components": {**components, **removed},
-        }
 
     async def _async_publish(self, topic: str, payload: str) -> None:
         """Publish retained; paho keeps a QoS 1 message until it can send it."""

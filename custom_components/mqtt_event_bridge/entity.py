@@ -9,7 +9,7 @@ from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity
 
 from .const import DOMAIN
-from .discovery import device_identifier, device_name
+from .discovery_payloads import device_identifier, device_name
 from .models import BridgeConfigEntry
 
 

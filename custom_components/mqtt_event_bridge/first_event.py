@@ -17,10 +17,12 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
 from .const import DISCOVERY_QOS, FIRST_EVENT_FIXED_WAIT, FIRST_EVENT_WAIT
-from .discovery import DiscoveryPublisher, type_topic
+from .discovery import DiscoveryPublisher
+from .discovery_payloads import type_topic
 from .envelope import OutgoingEvent
 from .mqtt_client import async_when_subscribed
 from .publisher import EventPublisher
+from .waits import RoundTrips
 
 
 @dataclass(slots=True)
@@ -41,9 +43,11 @@ class FirstEventGate:
         prefix: str,
         discovery: DiscoveryPublisher,
         publisher: EventPublisher,
+        round_trips: RoundTrips,
     ) -> None:
         """Hold nothing yet."""
         self._hass = hass
+        self._round_trips = round_trips
         self._prefix = prefix
         self._discovery = discovery
         self._publisher = publisher
@@ -58,6 +62,8 @@ class FirstEventGate:
         `at_once` lets HA's client take it within this call when nothing
         accepted earlier waits (see EventPublisher.async_submit).
         """
+        # The round trip to a response counts from here, a held wait included.
+        self._round_trips.async_accepted(event.event_id)
         if event_type is None:
             self._publisher.async_submit(event, at_once=at_once)
             return

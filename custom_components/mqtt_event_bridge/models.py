@@ -36,7 +36,7 @@ from .forwarding import EventForwarder
 from .mqtt_client import async_keep_nodelay
 from .publisher import EventPublisher
 from .responses import ResponseListener
-from .waits import ResponseWaits
+from .waits import ResponseWaits, RoundTrips
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -97,6 +97,7 @@ class BridgeRuntimeData:
     gate: FirstEventGate
     cameras: CameraEvents
     waits: ResponseWaits
+    round_trips: RoundTrips
     forwarder: EventForwarder
     # How to stop each part that has started, in the order they started.
     _stops: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)

@@ -21,7 +21,7 @@ client has taken is ever published again: paho retransmits QoS 1 and 2
 messages by itself after a reconnect.
 """
 
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,7 +35,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
-from .const import EXPIRY_CHECK_INTERVAL, MAX_IN_FLIGHT, MAX_TRACKED_EVENTS
+from .const import EXPIRY_CHECK_INTERVAL, MAX_IN_FLIGHT
 from .envelope import OutgoingEvent
 from .mqtt_client import async_publish_event, client_kept_message
 from .outbox import Outbox, Waiting
@@ -85,8 +85,6 @@ class EventPublisher:
         self._failing = False
         self._updates = Updates(hass)
         self._unsubscribe: list[CALLBACK_TYPE] = []
-        # When each recent event was accepted, to measure publish -> response.
-        self._accepted_at: OrderedDict[str, float] = OrderedDict()
         self.counters = PublishCounters()
         self.last_latency_ms: float | None = None
 
@@ -159,9 +157,6 @@ class EventPublisher:
         accepted earlier waits to be handed over.
         """
         accepted_at = time.monotonic()
-        self._accepted_at[event.event_id] = accepted_at
-        if len(self._accepted_at) > MAX_TRACKED_EVENTS:
-            self._accepted_at.popitem(last=False)
         if (
             at_once
             and not self._outbox
@@ -186,11 +181,6 @@ class EventPublisher:
             self._waits.async_end(dropped.event_id, Outcome.DROPPED)
         self._async_dispatch()
         self._async_changed()
-
-    @callback
-    def async_accepted_at(self, event_id: str) -> float | None:
-        """Monotonic time a recent event of ours was accepted, if it is one."""
-        return self._accepted_at.get(event_id)
 
     @callback
     def _async_connection_changed(self, connected: bool) -> None:  # noqa: FBT001

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 import json
 import logging
 import math
-import time
 from typing import Any
 
 from homeassistant.components import mqtt
@@ -32,10 +31,9 @@ from .const import (
     RESPONSE_EVENT_RATE,
     SUCCESS_STATUSES,
 )
-from .publisher import EventPublisher
 from .ratelimit import LogLimiter, TokenBucket, Updates
 from .topics import responses_filter
-from .waits import ResponseWaits
+from .waits import ResponseWaits, RoundTrips
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -230,7 +228,7 @@ class ResponseListener:
         prefix: str,
         qos: int,
         default_ttl: int,
-        publisher: EventPublisher,
+        round_trips: RoundTrips,
         waits: ResponseWaits,
     ) -> None:
         """Prepare; nothing is subscribed before `async_start`."""
@@ -239,7 +237,7 @@ class ResponseListener:
         self._topic = responses_filter(prefix)
         self._qos = qos
         self._default_ttl = default_ttl
-        self._publisher = publisher
+        self._round_trips = round_trips
         self._response_listeners: list[Callable[[Response], None]] = []
         self._updates = Updates(hass)
         self._events = TokenBucket(
@@ -335,8 +333,10 @@ class ResponseListener:
         self.recent.append(response)
         event_id = response.payload.get("event_id")
         if event_id is not None:
-            if accepted := self._publisher.async_accepted_at(event_id):
-                self.last_round_trip_ms = (time.monotonic() - accepted) * 1000
+            if (
+                round_trip := self._round_trips.async_round_trip_ms(event_id)
+            ) is not None:
+                self.last_round_trip_ms = round_trip
             # Before the entity's rate limit: every answer reaches its caller.
             self._waits.async_answer(event_id, response.payload)
         if not self._response_listeners:

@@ -10,11 +10,15 @@ time to live bounds the wait instead.
 """
 
 import asyncio
+from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
+import time
 from typing import Any
 
 from homeassistant.core import HomeAssistant, callback
+
+from .const import MAX_TRACKED_EVENTS
 
 
 class Outcome(StrEnum):
@@ -109,3 +113,29 @@ class ResponseWaits:
     def async_close(self, event_id: str) -> None:
         """Forget a wait: its caller has its answer, or went away before waiting."""
         self._waits.pop(event_id, None)
+
+
+class RoundTrips:
+    """When each recent event was accepted, to time the round trip to its response.
+
+    Only the newest MAX_TRACKED_EVENTS are kept: a response to an older event
+    is still accepted, just not timed.
+    """
+
+    def __init__(self) -> None:
+        """Remember nothing yet."""
+        self._accepted_at: OrderedDict[str, float] = OrderedDict()
+
+    @callback
+    def async_accepted(self, event_id: str) -> None:
+        """Note that an event was accepted now."""
+        self._accepted_at[event_id] = time.monotonic()
+        if len(self._accepted_at) > MAX_TRACKED_EVENTS:
+            self._accepted_at.popitem(last=False)
+
+    @callback
+    def async_round_trip_ms(self, event_id: str) -> float | None:
+        """Give the milliseconds since a recent event was accepted, if it is one."""
+        if (accepted := self._accepted_at.get(event_id)) is None:
+            return None
+        return (time.monotonic() - accepted) * 1000
