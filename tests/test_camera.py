@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from aiohttp.test_utils import TestClient
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.demo.camera import DemoCamera
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.setup import async_setup_component
@@ -207,6 +208,47 @@ async def test_ha_camera_thumbnail_link(
     assert answer.status == HTTPStatus.OK
     assert answer.content_type == "image/jpeg"
     assert await answer.read() == JPEG
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_has_demo_camera_gets_a_working_link(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    hass_client_no_auth: ClientFactory,
+) -> None:
+    """HA's demo camera says image/jpg: its snapshot is linked, as image/jpeg."""
+    await async_setup_cameras(hass, DemoCamera("Demo camera", "image/jpg"))
+    response = await _publish(hass, {**FRONT_DOOR, "entity_id": "camera.demo_camera"})
+    _, payload, _ = _only_event(mqtt_mock)
+    assert payload["thumbnail_url"] is not None
+    assert response["thumbnail_url"] == payload["thumbnail_url"]
+    client = await hass_client_no_auth()
+    answer = await client.get(_path(payload["thumbnail_url"]))
+    assert answer.status == HTTPStatus.OK
+    assert answer.content_type == "image/jpeg"
+    assert (await answer.read())[:2] == b"\xff\xd8"  # a JPEG's first bytes
+
+
+@pytest.mark.usefixtures("init_integration")
+@pytest.mark.parametrize(
+    ("reported", "served"),
+    [("image/pjpeg", "image/jpeg"), ("IMAGE/X-PNG; q=1", "image/png")],
+)
+async def test_content_type_aliases_are_served_by_their_standard_name(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    hass_client_no_auth: ClientFactory,
+    reported: str,
+    served: str,
+) -> None:
+    """Older names of JPEG and PNG are images too."""
+    await async_setup_cameras(hass, FakeCamera("Old", JPEG, content_type=reported))
+    await _publish(hass, {**FRONT_DOOR, "entity_id": "camera.old"})
+    _, payload, _ = _only_event(mqtt_mock)
+    client = await hass_client_no_auth()
+    answer = await client.get(_path(payload["thumbnail_url"]))
+    assert answer.status == HTTPStatus.OK
+    assert answer.content_type == served
 
 
 @pytest.mark.usefixtures("init_integration", "cameras")

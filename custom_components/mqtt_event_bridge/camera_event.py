@@ -30,6 +30,7 @@ from .const import (
     ATTR_CAMERA_NAME,
     ATTR_THUMBNAIL_URL,
     CAMERA_EVENT_TYPE,
+    IMAGE_CONTENT_TYPE_ALIASES,
     IMAGE_CONTENT_TYPES,
     MAX_THUMBNAIL_BYTES,
     MAX_THUMBNAILS,
@@ -336,6 +337,7 @@ class CameraEvents:
     ) -> tuple[OutgoingEvent, str | None, str]:
         """Keep a snapshot and link it from the event: event, link, problem."""
         content_type = image.content_type.partition(";")[0].strip().lower()
+        content_type = IMAGE_CONTENT_TYPE_ALIASES.get(content_type, content_type)
         if content_type not in IMAGE_CONTENT_TYPES:
             # Served on HA's origin, HTML or SVG could run script there.
             problem = f"content type {image.content_type[:100]!r} is not an image"

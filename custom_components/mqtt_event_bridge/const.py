@@ -175,3 +175,10 @@ SNAPSHOT_TIMEOUT: Final = 5.0
 IMAGE_CONTENT_TYPES: Final = frozenset(
     {"image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"}
 )
+# Names cameras use for those types, served under the standard name. HA's own
+# demo camera reports image/jpg; image/pjpeg and image/x-png are older aliases.
+IMAGE_CONTENT_TYPE_ALIASES: Final = {
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "image/x-png": "image/png",
+}
