@@ -328,6 +328,36 @@ async def test_options_refuse_base_url(
     assert result["errors"] == {CONF_BASE_URL: "invalid_base_url"}
 
 
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://user:secret@ha.example.org",
+        "https://user@ha.example.org:8443/",
+        "http://:secret@ha.example.org",
+    ],
+)
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_options_refuse_credentials_in_base_url(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock, base_url: str
+) -> None:
+    """A user or password in the link would be published in every camera event."""
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**VALID_OPTIONS, CONF_BASE_URL: base_url}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_BASE_URL: "base_url_credentials"}
+    # The form keeps what was typed, for the user to correct.
+    assert _shown(result)[CONF_BASE_URL] == base_url
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], VALID_OPTIONS
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
 @pytest.mark.usefixtures("mqtt_mock")
 async def test_options_clear_base_url(
     hass: HomeAssistant, mock_setup_entry: AsyncMock

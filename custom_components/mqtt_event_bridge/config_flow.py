@@ -298,14 +298,20 @@ def _forward_errors(user_input: dict[str, Any]) -> dict[str, str]:
 
 
 def _base_url(value: str) -> str:
-    """Check a base URL: http(s), no query or fragment; drop a trailing /."""
+    """Check a base URL: http(s), no credentials, query or fragment; drop a trailing /.
+
+    Raises ValueError with the form's error key. The link goes into every
+    camera event on the broker, where anyone subscribed would read a password.
+    """
     try:
         url = cv.url(value.strip())
     except vol.Invalid as err:
-        raise ValueError(value) from err
+        raise ValueError("invalid_base_url") from err
     parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("base_url_credentials")
     if parts.query or parts.fragment:
-        raise ValueError(value)
+        raise ValueError("invalid_base_url")
     return url.rstrip("/")
 
 
@@ -334,8 +340,8 @@ class MqttEventBridgeOptionsFlow(OptionsFlow):
             if user_input.get(CONF_BASE_URL, "").strip():
                 try:
                     base_url = _base_url(user_input[CONF_BASE_URL])
-                except ValueError:
-                    errors[CONF_BASE_URL] = "invalid_base_url"
+                except ValueError as err:
+                    errors[CONF_BASE_URL] = str(err)
             errors |= _forward_errors(user_input)
             if not errors:
                 options: dict[str, Any] = {
