@@ -67,7 +67,7 @@ class FakeCamera(Camera):
         return b"\xff\xd8 late \xff\xd9"
 
 
-async def async_setup_cameras(hass: HomeAssistant, *cameras: FakeCamera) -> None:
+async def async_setup_cameras(hass: HomeAssistant, *cameras: Camera) -> None:
     """Load HA's camera component with these cameras on a test platform."""
 
     async def setup_platform(

@@ -33,7 +33,10 @@ from custom_components.mqtt_event_bridge.const import (
     DISCOVERY_REPUBLISH_COOLDOWN,
     DOMAIN,
 )
-from custom_components.mqtt_event_bridge.discovery_payloads import readable_name
+from custom_components.mqtt_event_bridge.discovery_payloads import (
+    readable_name,
+    readable_names,
+)
 from custom_components.mqtt_event_bridge.entity import device_config_entries
 from tests.conftest import call_action, make_entry
 
@@ -140,11 +143,42 @@ async def test_ha_creates_the_entities_and_triggers(
         ("status/analysis_complete", "Status analysis complete"),
         ("a-b/c__d", "A b c d"),
         ("x", "X"),
+        ("ha/state_changed", "State changed (Home Assistant event)"),
+        ("ha/ios.action_fired", "Ios action fired (Home Assistant event)"),
     ],
 )
 def test_readable_names(event_type: str, name: str) -> None:
     """Event entities are named in words, not by their topic levels."""
     assert readable_name(event_type) == name
+
+
+def test_types_that_read_alike_get_distinct_names() -> None:
+    """The first keeps its words; the others say which type they are."""
+    assert readable_names(
+        ["door/open_close", "door_open/close", "door-open/close", "garage"]
+    ) == {
+        "door/open_close": "Door open close",
+        "door_open/close": "Door open close (door_open/close)",
+        "door-open/close": "Door open close (door-open/close)",
+        "garage": "Garage",
+    }
+
+
+async def test_discovered_entities_of_alike_types_have_distinct_names(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """Three types that read alike become three differently named entities."""
+    types = ["door/open_close", "door_open/close", "door-open/close"]
+    entry = make_entry()
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, options={CONF_EVENT_TYPES: types})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    [config] = _device_configs(mqtt_mock, entry.entry_id)
+    names = [
+        c["name"] for c in config["components"].values() if c["platform"] == "event"
+    ]
+    assert len(set(names)) == len(names) == 4  # and the camera's
 
 
 @pytest.mark.usefixtures("mqtt_mock")

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 import hashlib
 from typing import Any
 
-from .const import CAMERA_EVENT_TYPE, DISCOVERY_QOS, DOMAIN, STATUS_TYPE_PREFIX
+from .const import (
+    CAMERA_EVENT_TYPE,
+    DISCOVERY_QOS,
+    DOMAIN,
+    FORWARD_TYPE_PREFIX,
+    STATUS_TYPE_PREFIX,
+)
 from .mqtt_client import HaStatus
 from .topics import availability_topic, camera_filter, event_topic, status_topic
 
@@ -40,9 +46,37 @@ def readable_name(event_type: str) -> str:
     """Give an event type a readable name: "Status analysis complete".
 
     The UI cuts a long entity name short; words read better there than a topic.
+    A forwarded HA event type says so: "State changed (Home Assistant event)".
     """
-    words = " ".join(event_type.replace("_", " ").replace("-", " ").split("/"))
-    return " ".join(words.split()).capitalize()
+    if event_type.startswith(FORWARD_TYPE_PREFIX):
+        words = _words(event_type.removeprefix(FORWARD_TYPE_PREFIX))
+        return f"{words} (Home Assistant event)"
+    return _words(event_type)
+
+
+def _words(text: str) -> str:
+    for separator in "/_-.":
+        text = text.replace(separator, " ")
+    return " ".join(text.split()).capitalize()
+
+
+def readable_names(event_types: list[str]) -> dict[str, str]:
+    """Name each type; a type whose words an earlier type has is named with itself too.
+
+    `door/open_close` and `door-open/close` read the same: the first keeps
+    "Door open close", the second becomes "Door open close (door-open/close)".
+    Types are kept in the order they were offered, so a name never changes
+    when another type comes.
+    """
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for event_type in event_types:
+        name = readable_name(event_type)
+        if name in taken:
+            name = f"{name} ({event_type})"
+        taken.add(name)
+        names[event_type] = name
+    return names
 
 
 def _object_id(event_type: str) -> str:
@@ -69,6 +103,7 @@ def _components(prefix: str, event_types: list[str]) -> list[_Component]:
     """Build an event entity and a device trigger per type, and for cameras."""
     kinds = [(kind, type_topic(prefix, kind)) for kind in event_types]
     kinds.append((CAMERA_EVENT_TYPE, camera_filter(prefix)))
+    names = readable_names([kind for kind, _ in kinds])
     components = []
     for event_type, topic in kinds:
         object_id = _object_id(event_type)
@@ -77,7 +112,7 @@ def _components(prefix: str, event_types: list[str]) -> list[_Component]:
                 object_id=f"{object_id}_event",
                 platform="event",
                 config={
-                    "name": readable_name(event_type),
+                    "name": names[event_type],
                     "state_topic": topic,
                     "event_types": [event_type],
                     "qos": DISCOVERY_QOS,
