@@ -398,14 +398,23 @@ async def test_reconfigure_prefix(
     )
     assert result["errors"] == {CONF_TOPIC_PREFIX: "prefix_wildcard"}
 
+    # Taken: the form stays, with the error on the field, as when adding.
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_TOPIC_PREFIX: "taken"}
     )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_TOPIC_PREFIX: "prefix_taken"}
     assert entry.data[CONF_TOPIC_PREFIX] == "ha-ai"
 
-    result = await entry.start_reconfigure_flow(hass)
+    # Inside the other bridge's topics: refused, naming it.
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_TOPIC_PREFIX: "taken/responses"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_TOPIC_PREFIX: "prefix_overlaps"}
+    assert result["description_placeholders"] == {"other": "taken"}
+    assert _shown(result)[CONF_TOPIC_PREFIX] == "taken/responses"
+
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_TOPIC_PREFIX: "home/ai"}
     )
@@ -414,6 +423,37 @@ async def test_reconfigure_prefix(
     await hass.async_block_till_done()
     assert entry.data == {CONF_TOPIC_PREFIX: "home/ai", CONF_QOS: 1, CONF_TTL: 30}
     assert (entry.unique_id, entry.title) == ("home/ai", "home/ai")
+
+
+@pytest.mark.parametrize(
+    ("existing", "typed"),
+    [
+        ("ov", "ov/responses"),
+        ("ov", "ov/events/x"),
+        ("home/ai", "home"),
+    ],
+)
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_overlapping_prefix_is_refused_when_adding(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock, existing: str, typed: str
+) -> None:
+    """A prefix inside another bridge's topics, or holding them, is a field error."""
+    make_entry(prefix=existing).add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_TOPIC_PREFIX: typed, CONF_QOS: "1", CONF_TTL: 30}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_TOPIC_PREFIX: "prefix_overlaps"}
+    assert result["description_placeholders"] == {"other": existing}
+    # ov-2 shares letters, not topic levels: it is apart.
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_TOPIC_PREFIX: f"{existing}-2", CONF_QOS: "1", CONF_TTL: 30},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
 @pytest.mark.usefixtures("mqtt_mock")

@@ -59,7 +59,7 @@ from .const import (
 )
 from .forwarding import entity_filter
 from .models import BridgeSettings
-from .topics import is_valid_forward_type, is_valid_name, prefix_error
+from .topics import is_valid_forward_type, is_valid_name, prefix_error, prefixes_overlap
 
 PREFIX_SCHEMA = vol.Schema({vol.Required(CONF_TOPIC_PREFIX): TextSelector()})
 
@@ -130,6 +130,23 @@ def _free_prefix(taken: set[str]) -> str:
     return prefix
 
 
+def _prefix_errors(
+    prefix: str, others: set[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Give the field error for a prefix, and the placeholders its message needs.
+
+    Said on the field, so that the user can pick another prefix in the form.
+    """
+    if error := prefix_error(prefix):
+        return {CONF_TOPIC_PREFIX: error}, {}
+    if prefix in others:
+        return {CONF_TOPIC_PREFIX: "prefix_taken"}, {}
+    for other in sorted(others):
+        if prefixes_overlap(prefix, other):
+            return {CONF_TOPIC_PREFIX: "prefix_overlaps"}, {"other": other}
+    return {}, {}
+
+
 def _delivery_errors(user_input: dict[str, Any]) -> dict[str, str]:
     ok = _whole_in(user_input[CONF_TTL], MIN_TTL, MAX_TTL)
     return {} if ok else {CONF_TTL: "ttl_invalid"}
@@ -168,18 +185,11 @@ class MqttEventBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         ):
             return self.async_abort(reason="mqtt_not_configured")
         errors: dict[str, str] = {}
-        taken = {
-            entry.unique_id
-            for entry in self._async_current_entries()
-            if entry.unique_id is not None
-        }
+        placeholders: dict[str, str] = {}
+        taken = self._async_other_prefixes()
         if user_input is not None:
             prefix = user_input[CONF_TOPIC_PREFIX].strip()
-            if error := prefix_error(prefix):
-                errors[CONF_TOPIC_PREFIX] = error
-            elif prefix in taken:
-                # Said on the field, so the user can pick another one.
-                errors[CONF_TOPIC_PREFIX] = "prefix_taken"
+            errors, placeholders = _prefix_errors(prefix, taken)
             errors |= _delivery_errors(user_input)
             if not errors:
                 await self.async_set_unique_id(prefix)
@@ -194,6 +204,7 @@ class MqttEventBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
                 _user_schema(_free_prefix(taken)), user_input
             ),
             errors=errors,
+            description_placeholders=placeholders,
         )
 
     async def async_step_reconfigure(
@@ -202,12 +213,14 @@ class MqttEventBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         """Change the topic prefix of an existing bridge."""
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
         prefix = entry.data[CONF_TOPIC_PREFIX]
         if user_input is not None:
             prefix = user_input[CONF_TOPIC_PREFIX].strip()
-            if error := prefix_error(prefix):
-                errors[CONF_TOPIC_PREFIX] = error
-            else:
+            errors, placeholders = _prefix_errors(
+                prefix, self._async_other_prefixes(entry.entry_id)
+            )
+            if not errors:
                 if prefix != entry.unique_id:
                     await self.async_set_unique_id(prefix)
                     self._abort_if_unique_id_configured()
@@ -228,7 +241,17 @@ class MqttEventBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
                 PREFIX_SCHEMA, {CONF_TOPIC_PREFIX: prefix}
             ),
             errors=errors,
+            description_placeholders=placeholders,
         )
+
+    @callback
+    def _async_other_prefixes(self, but: str | None = None) -> set[str]:
+        """Give the prefixes of the bridges set up, but the entry `but`."""
+        return {
+            entry.unique_id
+            for entry in self._async_current_entries()
+            if entry.unique_id is not None and entry.entry_id != but
+        }
 
     @staticmethod
     @callback

@@ -32,6 +32,19 @@ def prefix_error(prefix: str) -> str | None:
     return next((key for key, broken in _PREFIX_RULES if broken(prefix)), None)
 
 
+def prefixes_overlap(first: str, second: str) -> bool:
+    """Tell whether one prefix's topic tree holds, or is, the other's.
+
+    With bridges on `ov` and `ov/responses`, the second's events would land on
+    the first's response topics.
+    """
+    return (
+        first == second
+        or first.startswith(f"{second}/")
+        or second.startswith(f"{first}/")
+    )
+
+
 # Far more than any topic the bridge builds; MQTT allows 65,535 bytes.
 _MAX_TOPIC_LENGTH = 1_024
 
