@@ -114,10 +114,10 @@ async def test_an_event_is_forwarded_in_the_envelope(
 
 
 @pytest.mark.parametrize("offered", [False, True])
-async def test_the_client_has_the_event_when_the_bus_call_returns(
+async def test_forwarded_events_reach_the_client_in_order(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, offered: bool
 ) -> None:
-    """No turn of the loop between the event and HA's MQTT client, as eventstream.
+    """Each event reaches HA's MQTT client, in the order fired.
 
     With the type offered for discovery too, once its first event has waited
     for HA's subscription.
@@ -127,11 +127,11 @@ async def test_the_client_has_the_event_when_the_bus_call_returns(
         CONF_FORWARD_DISCOVERY: offered,
     }
     await setup_bridge(hass, **options)
-    hass.bus.async_fire("ai_suggestion", {"n": 1})
+    for n in range(3):
+        hass.bus.async_fire("ai_suggestion", {"n": n})
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert len(_forwarded(mqtt_mock, "ai_suggestion")) == 1
-    hass.bus.async_fire("ai_suggestion", {"n": 2})
     assert [p["data"] for p in _forwarded(mqtt_mock, "ai_suggestion")] == [
+        {"n": 0},
         {"n": 1},
         {"n": 2},
     ]
@@ -140,11 +140,9 @@ async def test_the_client_has_the_event_when_the_bus_call_returns(
 async def test_the_bus_call_writes_no_entity_state(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, freezer: FrozenDateTimeFactory
 ) -> None:
-    """After a quiet spell too, the entities follow on a later turn of the loop.
+    """After a quiet spell too, the entities follow later, never in the bus's call.
 
-    HA's MQTT client writes an event to its socket only once the bus's call
-    has returned, so state writes inside that call delayed the event. And
-    only the entities whose state changed are written.
+    And only the entities whose state changed are written.
     """
     entry = await setup_bridge(hass, **{CONF_FORWARD_EVENT_TYPES: ["ai_suggestion"]})
     own = {
@@ -167,8 +165,9 @@ async def test_the_bus_call_writes_no_entity_state(
     hass.bus.async_listen(EVENT_STATE_CHANGED, record, event_filter=is_own)
     hass.bus.async_listen(EVENT_STATE_REPORTED, record, event_filter=is_own)
     hass.bus.async_fire("ai_suggestion", {"n": 1})
-    assert len(_forwarded(mqtt_mock, "ai_suggestion")) == 1
     assert written == []
+    await hass.async_block_till_done()
+    assert len(_forwarded(mqtt_mock, "ai_suggestion")) == 1
 
     # Then, once the client's send has ended (a later turn) and the second
     # after it has passed, only what changed: the forward's and the send's

@@ -123,17 +123,12 @@ async def test_publish_failure_counted_and_logged_once(
     assert "works again" in caplog.text
 
 
-@pytest.mark.parametrize("at_once", [False, True])
 async def test_expired_event_is_never_published(
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,
     init_integration: MockConfigEntry,
-    at_once: bool,
 ) -> None:
-    """An event whose expires_at has passed is dropped and counted.
-
-    Also one submitted to be handed over at once (a forwarded event).
-    """
+    """An event whose expires_at has passed is dropped and counted."""
     entry: BridgeConfigEntry = init_integration
     event = build_event(
         topic="ha-ai/events/x",
@@ -143,7 +138,7 @@ async def test_expired_event_is_never_published(
         ttl=1,
         now=dt_util.utcnow() - timedelta(seconds=2),
     )
-    entry.runtime_data.publisher.async_submit(event, at_once=at_once)
+    entry.runtime_data.publisher.async_submit(event)
     await hass.async_block_till_done()
     assert event_calls(mqtt_mock) == []
     assert entry.runtime_data.publisher.counters.expired == 1

@@ -76,22 +76,17 @@ async def test_disconnected_events_wait_and_flush_in_order(
     assert publisher.counters.published == 5
 
 
-@pytest.mark.parametrize("at_once", [True, False])
-async def test_at_once_the_client_has_the_event_before_submit_returns(
+async def test_the_send_starts_after_submit_returns(
     hass: HomeAssistant,
     mqtt_mock: MqttMockHAClient,
     init_integration: MockConfigEntry,
-    at_once: bool,
 ) -> None:
-    """Connected, nothing waiting: `at_once` hands over within the call.
-
-    Without it (an action's event) the send starts on the loop's next turn.
-    """
+    """Connected, nothing waiting: taken at once, sent on the loop's next turn."""
     publisher = _publisher(init_integration)
     await hass.async_block_till_done()
     event = _event(0)
-    publisher.async_submit(event, at_once=at_once)
-    assert len(published(mqtt_mock)) == (1 if at_once else 0)
+    publisher.async_submit(event)
+    assert len(published(mqtt_mock)) == 0
     assert publisher.in_flight == 1
     await hass.async_block_till_done()
     assert published_ids(mqtt_mock) == [event.event_id]
@@ -112,7 +107,7 @@ async def test_a_new_event_never_passes_one_taken_before_it(
     # Taken now; their senders start on the loop's next turn.
     assert (publisher.in_flight, publisher.outbox_size) == (3, 0)
     later = _event(3)
-    publisher.async_submit(later, at_once=True)
+    publisher.async_submit(later)
     assert event_calls(mqtt_mock) == []
     await hass.async_block_till_done()
     assert published_ids(mqtt_mock) == [event.event_id for event in (*waiting, later)]

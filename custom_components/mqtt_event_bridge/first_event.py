@@ -54,25 +54,19 @@ class FirstEventGate:
         self._held: dict[str, _Held] = {}
 
     @callback
-    def async_submit(
-        self, event_type: str | None, event: OutgoingEvent, *, at_once: bool = False
-    ) -> None:
-        """Accept an event; `event_type` None: a type never offered in discovery.
-
-        `at_once` lets HA's client take it within this call when nothing
-        accepted earlier waits (see EventPublisher.async_submit).
-        """
+    def async_submit(self, event_type: str | None, event: OutgoingEvent) -> None:
+        """Accept an event; `event_type` None: a type never offered in discovery."""
         # The round trip to a response counts from here, a held wait included.
         self._round_trips.async_accepted(event.event_id)
         if event_type is None:
-            self._publisher.async_submit(event, at_once=at_once)
+            self._publisher.async_submit(event)
             return
         if self._discovery.async_offer(event_type):
             self._async_hold_until_listened(event_type, event.expires_at)
         if (held := self._held.get(event_type)) is not None:
             held.events.append(event)
         else:
-            self._publisher.async_submit(event, at_once=at_once)
+            self._publisher.async_submit(event)
 
     @callback
     def async_release_all(self) -> None:

@@ -3,9 +3,8 @@
 Each picked type gets a bus listener that runs inside the bus's own call: it
 skips what the bridge itself caused, applies the type's rate limit (and, for
 `state_changed`, the entity filter), wraps the event in the usual envelope and
-hands it to the outbox, like an action's event; when nothing waits there, HA's
-MQTT client takes it within the bus's call, as mqtt_eventstream's would. Nothing
-waits for the broker here; the outbox does the rest (TTL, order, outages,
+hands it to the outbox, like an action's event. Nothing waits for the broker
+here; the outbox does the rest (TTL, order, outages,
 counters). What the bridge itself causes is never forwarded (own_events.py).
 """
 
@@ -198,7 +197,7 @@ class EventForwarder:
         # At once, like mqtt_eventstream: the bus's call includes the hand-over
         # to HA's MQTT client, which saves a turn of the loop and its work.
         offered = forward_type(event_type) if self._settings.discovery else None
-        self._gate.async_submit(offered, outgoing, at_once=True)
+        self._gate.async_submit(offered, outgoing)
 
     @callback
     def _async_build(self, event_type: str, event: Event[Any]) -> OutgoingEvent | None:

@@ -9,12 +9,6 @@ does not cost a task per event. HA's client passes a message to paho before
 its first await, and a sender sends its event in one step, so the order on the
 wire is the order of acceptance.
 
-A forwarded HA event may skip the outbox: while MQTT is connected and every
-event accepted earlier is with HA's client already, a sender starts with it
-inside the bus listener's call (an eager task), as mqtt_eventstream's publish
-does. An action's caller does not wait for that (its own time matters more
-than a few microseconds on the way to the broker).
-
 While MQTT is disconnected, events wait; they leave the outbox as published,
 expired or overflowed, and one the client refused as failed. Nothing an HA
 client has taken is ever published again: paho retransmits QoS 1 and 2
@@ -150,33 +144,9 @@ class EventPublisher:
         return self._updates.async_add(update)
 
     @callback
-    def async_submit(self, event: OutgoingEvent, *, at_once: bool = False) -> None:
-        """Accept an event; it goes to the broker without the caller waiting.
-
-        With `at_once`, HA's client takes it within this call when nothing
-        accepted earlier waits to be handed over.
-        """
-        accepted_at = time.monotonic()
-        if (
-            at_once
-            and not self._outbox
-            and not self._taken
-            and self._connected
-            and self._running
-            and self._in_flight < MAX_IN_FLIGHT
-            and event.expires_at > dt_util.utcnow()
-        ):
-            # Every event accepted earlier is with the client already: this
-            # one goes to it now, in this call, still in order.
-            self._in_flight += 1
-            self._entry.async_create_task(
-                self._hass,
-                self._async_sender(Waiting(event, accepted_at)),
-                "publish events",
-            )
-            # Nothing the entities show has changed yet: they hear of the send.
-            return
-        for dropped in self._outbox.async_append(Waiting(event, accepted_at)):
+    def async_submit(self, event: OutgoingEvent) -> None:
+        """Accept an event; it goes to the broker without the caller waiting."""
+        for dropped in self._outbox.async_append(Waiting(event, time.monotonic())):
             self.counters.overflowed += 1
             self._waits.async_end(dropped.event_id, Outcome.DROPPED)
         self._async_dispatch()
@@ -219,22 +189,15 @@ class EventPublisher:
                 self._hass, self._async_sender(), "publish events", eager_start=False
             )
 
-    async def _async_sender(self, first: Waiting | None = None) -> None:
-        """Send `first` if given, then taken events, one at a time, until none is left.
-
-        A sender given `first` (an event that never waited in the outbox)
-        starts busy; one started by `_async_dispatch` starts idle.
-        """
-        waiting = first
+    async def _async_sender(self) -> None:
+        """Send taken events, one at a time, until none is left."""
         try:
-            while waiting is not None or self._taken:
-                if waiting is None:
-                    waiting = self._taken.popleft()
-                    self._idle_senders -= 1
+            while self._taken:
+                waiting = self._taken.popleft()
+                self._idle_senders -= 1
                 try:
                     await self._async_send(waiting)
                 finally:
-                    waiting = None
                     # Idle again: this sender sends the next event taken now.
                     self._idle_senders += 1
                     self._in_flight -= 1
