@@ -1,6 +1,6 @@
 """Config, options and reconfigure flows: every branch, then recovery."""
 
-from collections.abc import Generator
+from collections.abc import AsyncGenerator
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
@@ -30,12 +30,23 @@ from tests.conftest import make_entry
 
 
 @pytest.fixture
-def mock_setup_entry() -> Generator[AsyncMock]:
-    """Keep the flow tests about the flow, not about setting the entry up."""
-    with patch(
-        "custom_components.mqtt_event_bridge.async_setup_entry", return_value=True
-    ) as mock:
+async def mock_setup_entry(hass: HomeAssistant) -> AsyncGenerator[AsyncMock]:
+    """Keep the flow tests about the flow, not about setting the entry up.
+
+    Nor about unloading it (a reconfigure or an options change reloads it):
+    the entries go while both are still stand-ins.
+    """
+    with (
+        patch(
+            "custom_components.mqtt_event_bridge.async_setup_entry", return_value=True
+        ) as mock,
+        patch(
+            "custom_components.mqtt_event_bridge.async_unload_entry", return_value=True
+        ),
+    ):
         yield mock
+        for entry in hass.config_entries.async_entries(DOMAIN):
+            await hass.config_entries.async_unload(entry.entry_id)
 
 
 @pytest.mark.usefixtures("mqtt_mock")

@@ -1,24 +1,28 @@
 """Entities pinned with snapshots; counters restored across restarts."""
 
 from collections.abc import AsyncGenerator
+from typing import Any
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, State
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_registry as er, restore_state
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_mqtt_message,
     async_fire_time_changed,
     mock_restore_cache,
+    mock_restore_cache_with_extra_data,
     snapshot_platform,
 )
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 from syrupy.assertion import SnapshotAssertion
 
-from tests.conftest import entities_follow, make_entry
+from custom_components.mqtt_event_bridge.const import CONF_FORWARD_EVENT_TYPES, CONF_TTL
+from tests.conftest import call_action, entities_follow, make_entry, setup_bridge
 
 PREFIX = "sensor.mqtt_event_bridge_ha_ai_"
 
@@ -161,3 +165,147 @@ async def test_only_a_count_is_restored(
     state = hass.states.get(f"{PREFIX}events_forwarded")
     assert state is not None
     assert state.state == shown
+
+
+def _state(hass: HomeAssistant, key: str) -> State:
+    state = hass.states.get(f"{PREFIX}{key}")
+    assert state is not None
+    return state
+
+
+async def _burst(hass: HomeAssistant, events: int, responses: int) -> None:
+    """Publish, forward and answer, with no time for the entities to follow."""
+    for n in range(events):
+        await call_action(hass, "publish_event", {"event_type": "x", "data": {"n": n}})
+        hass.bus.async_fire("bench_like", {"n": n})
+    for n in range(responses):
+        async_fire_mqtt_message(
+            hass,
+            "ha-ai/responses/automation/a",
+            f'{{"automation_id": "a", "status": "{"success" if n else "error"}",'
+            ' "message": "door locked", "duration_ms": 12}',
+        )
+    await hass.async_block_till_done()
+
+
+# 30 events published by the action and 30 forwarded.
+EXACT = {
+    "events_published": "60",
+    "events_forwarded": "30",
+    "responses_received": "3",
+    "failed_responses": "1",
+}
+
+
+async def test_counters_and_last_response_are_exact_across_a_reload(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """An options change right after a burst loses no count and no last response.
+
+    The entities write their state at most once a second; what the reload
+    saves is the count as it is.
+    """
+    entry = await setup_bridge(hass, **{CONF_FORWARD_EVENT_TYPES: ["bench_like"]})
+    await hass.async_block_till_done()
+    await entities_follow(hass)
+    await _burst(hass, 30, 3)
+    # Not yet shown: the entities follow within the second.
+    assert _state(hass, "events_published").state != "30"
+    hass.config_entries.async_update_entry(
+        entry,
+        options={**entry.options, CONF_TTL: 45},
+    )
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    shown = {key: _state(hass, key).state for key in EXACT}
+    assert shown == EXACT
+    last = _state(hass, "last_response")
+    assert last.state == "success"
+    assert last.attributes["automation_id"] == "a"
+    assert last.attributes["message"] == "door locked"
+    assert last.attributes["duration_ms"] == 12
+
+
+async def test_counters_saved_at_stop_are_the_counts_as_they_are(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, hass_storage: dict[str, Any]
+) -> None:
+    """HA's save at stop holds each count now, not the one last written."""
+    await setup_bridge(hass, **{CONF_FORWARD_EVENT_TYPES: ["bench_like"]})
+    await hass.async_block_till_done()
+    await entities_follow(hass)
+    await _burst(hass, 30, 3)
+    await restore_state.async_get(hass).async_dump_states()
+    saved = {
+        item["state"]["entity_id"].removeprefix(PREFIX): item.get("extra_data")
+        for item in hass_storage[restore_state.STORAGE_KEY]["data"]
+    }
+    for key, value in EXACT.items():
+        assert saved[key]["value"] == int(value)
+    assert saved["last_response"]["value"] == "success"
+    await hass.config_entries.async_unload(
+        hass.config_entries.async_entries("mqtt_event_bridge")[0].entry_id
+    )
+
+
+async def test_last_response_comes_back_after_a_restart(
+    hass: HomeAssistant, only_platform: list[Platform], mqtt_mock: MqttMockHAClient
+) -> None:
+    """Saved at stop with its attributes, shown again; an odd one stays unknown."""
+    attributes = {
+        "automation_id": "a",
+        "topic": "ha-ai/responses/automation/a",
+        "received_at": "2026-12-07T10:00:00+00:00",
+        "event_id": None,
+        "message": "door locked",
+        "duration_ms": 12,
+    }
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (
+                State(f"{PREFIX}last_response", "unknown"),
+                {"value": "error", "attributes": attributes},
+            ),
+            (
+                State(f"{PREFIX}events_published", "3"),
+                {"value": 7, "attributes": None},
+            ),
+        ],
+    )
+    await _setup(hass, make_entry(), Platform.SENSOR, only_platform)
+    last = _state(hass, "last_response")
+    assert last.state == "error"
+    assert last.attributes["received_at"] == "2026-12-07T10:00:00+00:00"
+    assert last.attributes["message"] == "door locked"
+    # The saved count, not the state last written.
+    assert _state(hass, "events_published").state == "7"
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {},
+        {"automation_id": 5, "topic": "t", "received_at": "2026-12-07T10:00:00Z"},
+        {"automation_id": "a", "topic": "t", "received_at": "not a time"},
+        {"automation_id": "a", "topic": "t", "received_at": "2026-12-07T10:00:00"},
+        {"automation_id": "a", "topic": None, "received_at": "2026-12-07T10:00:00Z"},
+    ],
+)
+async def test_an_unsound_saved_last_response_stays_unknown(
+    hass: HomeAssistant,
+    only_platform: list[Platform],
+    mqtt_mock: MqttMockHAClient,
+    attributes: dict[str, Any],
+) -> None:
+    """What a response could not have been (an edited file) is not shown."""
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (
+                State(f"{PREFIX}last_response", "unknown"),
+                {"value": "error", "attributes": attributes},
+            )
+        ],
+    )
+    await _setup(hass, make_entry(), Platform.SENSOR, only_platform)
+    assert _state(hass, "last_response").state == "unknown"

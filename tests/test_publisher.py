@@ -24,6 +24,7 @@ from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.mqtt_event_bridge.const import (
     CONF_OUTBOX_SIZE,
+    DRAIN_TIMEOUT,
     MAX_IN_FLIGHT,
     MAX_OUTBOX_BYTES,
     MAX_TTL,
@@ -457,8 +458,10 @@ async def test_a_send_ending_after_unload_does_not_save_a_stale_outbox(
     await wait(3)
     assert [event["event_id"] for event in hass_storage[key]["data"]] == ids[-2:]
 
-    # The unload gives up waiting for the unacknowledged senders.
+    # The unload gives up waiting for the unacknowledged senders: the
+    # bridge's drain after DRAIN_TIMEOUT, then HA after its own 10 s.
     unloading = hass.async_create_task(hass.config_entries.async_unload(entry.entry_id))
+    await wait(DRAIN_TIMEOUT)
     await wait(11)
     assert await unloading
     mqtt_mock.async_publish.side_effect = None

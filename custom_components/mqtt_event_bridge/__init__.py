@@ -117,7 +117,12 @@ def _runtime_data(hass: HomeAssistant, entry: BridgeConfigEntry) -> BridgeRuntim
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: BridgeConfigEntry) -> bool:
-    """Unload the platforms; the outbox is saved and publish tasks finish."""
+    """Let the events in flight end, then unload the platforms.
+
+    The entities save their counters as they go (see sensor.py): counted
+    first, every send is in them. The outbox is saved on unload's last step.
+    """
+    await entry.runtime_data.async_quiesce()
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 

@@ -116,6 +116,9 @@ LOG_INTERVAL: Final = 60.0
 # each acknowledgement. Events beyond it wait in the outbox, where their TTL
 # still applies and the bound still holds.
 MAX_IN_FLIGHT: Final = 64
+# Seconds an unload waits for the events in flight to end; HA's MQTT client
+# gives up on an acknowledgement after 10 s.
+DRAIN_TIMEOUT: Final = 11.0
 # Entities follow the publisher and the response listener, and the saved outbox
 # follows the publisher, at most this often.
 PUBLISHER_UPDATE_INTERVAL: Final = 1.0

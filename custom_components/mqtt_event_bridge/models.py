@@ -99,8 +99,10 @@ class BridgeRuntimeData:
     waits: ResponseWaits
     round_trips: RoundTrips
     forwarder: EventForwarder
-    # How to stop each part that has started, in the order they started.
+    # How to stop each part that has started, in the order they started: the
+    # way to the broker, and what brings events and responses in.
     _stops: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+    _intake: list[Callable[[], None]] = field(default_factory=list)
 
     async def async_start(self, hass: HomeAssistant) -> None:
         """Start the parts, each after what it hands events to.
@@ -115,14 +117,25 @@ class BridgeRuntimeData:
         self._stops.append(self.publisher.async_stop)
         # Events waiting for a snapshot, or for HA to listen to a new type,
         # reach the outbox before it is saved.
-        self._stops.append(self.gate.async_release_all)
-        self._stops.append(self.cameras.async_stop)
-        self._stops.append(await self.responses.async_start())
-        self._stops.append(self.forwarder.async_start())
+        self._intake.append(self.gate.async_release_all)
+        self._intake.append(self.cameras.async_stop)
+        self._intake.append(await self.responses.async_start())
+        self._intake.append(self.forwarder.async_start())
+
+    async def async_quiesce(self) -> None:
+        """Take nothing more in, and let the events handed to HA's client end.
+
+        Waiting callers are told at once. Run before the entities go: the
+        counts they save then include every send.
+        """
+        self.waits.async_end_all()
+        while self._intake:
+            self._intake.pop()()
+        await self.publisher.async_drain()
 
     async def async_stop(self) -> None:
-        """Stop what started, newest first; waiting callers are told at once."""
-        self.waits.async_end_all()
+        """Stop what started, newest first."""
+        await self.async_quiesce()
         while self._stops:
             if (result := self._stops.pop()()) is not None:
                 await result

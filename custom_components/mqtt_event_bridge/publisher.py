@@ -15,6 +15,7 @@ client has taken is ever published again: paho retransmits QoS 1 and 2
 messages by itself after a reconnect.
 """
 
+import asyncio
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
-from .const import EXPIRY_CHECK_INTERVAL, MAX_IN_FLIGHT
+from .const import DRAIN_TIMEOUT, EXPIRY_CHECK_INTERVAL, MAX_IN_FLIGHT
 from .envelope import OutgoingEvent
 from .mqtt_client import async_publish_event, client_kept_message
 from .outbox import Outbox, Waiting
@@ -76,6 +77,10 @@ class EventPublisher:
         self._idle_senders = 0
         self._connected = False
         self._running = False
+        # Unloading: nothing more is taken from the outbox; done once the
+        # events in flight have ended.
+        self._draining = False
+        self._drained: asyncio.Future[None] | None = None
         self._failing = False
         self._updates = Updates(hass)
         self._unsubscribe: list[CALLBACK_TYPE] = []
@@ -129,6 +134,19 @@ class EventPublisher:
         self._async_dispatch()
         self._async_changed()
 
+    async def async_drain(self) -> None:
+        """Take nothing more from the outbox; wait for the events in flight to end.
+
+        HA's client gives up on an acknowledgement after 10 s, so they end
+        within DRAIN_TIMEOUT; what still waits in the outbox is saved by
+        `async_stop`.
+        """
+        self._draining = True
+        if self._in_flight:
+            self._drained = drained = self._hass.loop.create_future()
+            await asyncio.wait({drained}, timeout=DRAIN_TIMEOUT)
+            self._drained = None
+
     async def async_stop(self) -> None:
         """Stop sending and save what still waits, for the next start."""
         self._running = False
@@ -171,6 +189,7 @@ class EventPublisher:
         now: datetime | None = None
         while (
             self._running
+            and not self._draining
             and self._connected
             and self._outbox
             and self._in_flight < MAX_IN_FLIGHT
@@ -203,6 +222,9 @@ class EventPublisher:
                     self._in_flight -= 1
                     self._async_dispatch()
                     self._async_changed()
+                    if not self._in_flight and self._drained is not None:
+                        self._drained.set_result(None)
+                        self._drained = None
         finally:
             self._idle_senders -= 1
 

@@ -6,7 +6,7 @@ it may escape into HA's MQTT message loop.
 """
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import json
@@ -250,6 +250,45 @@ class ResponseListener:
         self.last: Response | None = None
         self.last_round_trip_ms: float | None = None
         self.recent: deque[Response] = deque(maxlen=RECENT_RESPONSES)
+
+    @callback
+    def async_restore_last(self, status: object, attributes: Mapping[str, Any]) -> None:
+        """Bring back the last response a restart or reload forgot.
+
+        It passes the same checks as a response from the broker, or stays
+        unknown; it is not counted again and fires nothing.
+        """
+        if self.last is not None or not isinstance(status, str):
+            return
+        payload: dict[str, Any] = {
+            "automation_id": attributes.get("automation_id"),
+            "status": status,
+        }
+        payload |= {
+            key: attributes[key]
+            for key in ("event_id", "message", "duration_ms")
+            if attributes.get(key) is not None
+        }
+        topic, received = attributes.get("topic"), attributes.get("received_at")
+        try:
+            _check_json_safe(payload)
+            _check_types(payload)
+            _check_values(payload)
+            when = (
+                dt_util.parse_datetime(received) if isinstance(received, str) else None
+            )
+        except (ResponseRejected, ValueError):
+            return
+        if not isinstance(topic, str) or when is None or when.tzinfo is None:
+            return
+        self.last = Response(
+            topic=topic,
+            automation_id=payload["automation_id"],
+            status=status,
+            succeeded=status.lower() in SUCCESS_STATUSES,
+            received_at=when,
+            payload=payload,
+        )
 
     async def async_start(self) -> CALLBACK_TYPE:
         """Subscribe and return how to stop (unsubscribe, no more updates).

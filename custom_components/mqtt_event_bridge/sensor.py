@@ -1,6 +1,6 @@
 """Sensors: what the response topics told, and how publishing goes."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -14,7 +14,7 @@ from homeassistant.components.sensor import (
 from homeassistant.const import EntityCategory, UnitOfTime
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.helpers.restore_state import RestoreEntity
+from homeassistant.helpers.restore_state import ExtraStoredData, RestoreEntity
 from homeassistant.helpers.typing import StateType
 
 from .const import JSON_INT_MAX
@@ -66,8 +66,10 @@ class BridgeSensorDescription(SensorEntityDescription):
     value_fn: Callable[[BridgeRuntimeData], StateType]
     follow_fn: Callable[[BridgeRuntimeData, Callable[[], None]], Callable[[], None]]
     attributes_fn: Callable[[BridgeRuntimeData], dict[str, Any] | None] = lambda _: None
-    # Counters that must survive a restart add their last state back in.
-    restore_fn: Callable[[BridgeRuntimeData, int], None] | None = None
+    # What must survive a restart: given the saved value and attributes.
+    restore_fn: (
+        Callable[[BridgeRuntimeData, object, Mapping[str, Any]], None] | None
+    ) = None
 
 
 def _responses(data: BridgeRuntimeData) -> ResponseCounters:
@@ -104,9 +106,10 @@ def _counter(
 ) -> BridgeSensorDescription:
     """Describe a counter that only grows and survives a restart."""
 
-    def restore(data: BridgeRuntimeData, value: int) -> None:
-        target = counters(data)
-        setattr(target, field, getattr(target, field) + value)
+    def restore(data: BridgeRuntimeData, value: object, _: Mapping[str, Any]) -> None:
+        if (count := _stored_count(str(value))) is not None:
+            target = counters(data)
+            setattr(target, field, getattr(target, field) + count)
 
     return BridgeSensorDescription(
         key=key,
@@ -129,6 +132,9 @@ SENSORS: tuple[BridgeSensorDescription, ...] = (
         else None,
         attributes_fn=_last_response_attributes,
         follow_fn=_follow_responses,
+        restore_fn=lambda data, value, attributes: data.responses.async_restore_last(
+            value, attributes
+        ),
     ),
     _counter("responses_received", _responses, "received", diagnostic=False),
     _counter("failed_responses", _responses, "failed", diagnostic=False),
@@ -206,6 +212,18 @@ def _stored_count(state: str) -> int | None:
     return count if count == value and 0 <= count <= JSON_INT_MAX else None
 
 
+@dataclass(frozen=True, slots=True)
+class SavedValue(ExtraStoredData):
+    """A sensor's value and attributes, as read when HA saves them."""
+
+    value: StateType
+    attributes: dict[str, Any] | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Give the saved form."""
+        return {"value": self.value, "attributes": self.attributes}
+
+
 class BridgeSensor(BridgeEntity, SensorEntity, RestoreEntity):
     """A sensor that shows one part of the bridge's state."""
 
@@ -220,16 +238,31 @@ class BridgeSensor(BridgeEntity, SensorEntity, RestoreEntity):
         self._data = entry.runtime_data
 
     async def async_added_to_hass(self) -> None:
-        """Restore a counter, then follow the state it shows."""
+        """Restore what must survive a restart, then follow the state it shows."""
         await super().async_added_to_hass()
         description = self.entity_description
-        if (
-            description.restore_fn
-            and (last := await self.async_get_last_state())
-            and (count := _stored_count(last.state)) is not None
-        ):
-            description.restore_fn(self._data, count)
+        if description.restore_fn is not None:
+            if (saved := await self.async_get_last_extra_data()) is not None:
+                stored = saved.as_dict()
+                attributes = stored.get("attributes")
+                description.restore_fn(
+                    self._data,
+                    stored.get("value"),
+                    attributes if isinstance(attributes, dict) else {},
+                )
+            elif (last := await self.async_get_last_state()) is not None:
+                # Saved by a version that kept only the written state.
+                description.restore_fn(self._data, last.state, last.attributes)
         self._async_follow(partial(description.follow_fn, self._data))
+
+    @property
+    def extra_restore_state_data(self) -> "SavedValue":
+        """The value now, not as last written (at most once a second).
+
+        HA saves it when the entity is removed (reload, options change) and
+        at its final write on stop: a counter comes back exact.
+        """
+        return SavedValue(self.native_value, self.extra_state_attributes)
 
     def _showing(self) -> object:
         # The value as read: cheaper than the state, which formats it.

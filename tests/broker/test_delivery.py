@@ -19,7 +19,7 @@ from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
 from custom_components.mqtt_event_bridge.mqtt_client import features
 from custom_components.mqtt_event_bridge.publisher import EventPublisher
 from tests.broker.conftest import Broker, Observer
-from tests.conftest import call_action, make_entry
+from tests.conftest import call_action, entities_follow, make_entry
 
 TOPIC = "it/ai/events/seq"
 # HA retries every 10 s; the flush then takes well under a second.
@@ -125,6 +125,30 @@ async def test_tcp_nodelay_follows_the_option(
     await hass.async_block_till_done()
     assert _nodelay(hass) == 1
     assert features(hass)["tcp_nodelay"] is True
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_counters_are_exact_when_options_change_mid_burst(
+    hass: HomeAssistant, mqtt_entry: MockConfigEntry, mosquitto: Broker
+) -> None:
+    """500 events, then at once an options change: every one is counted once.
+
+    The unload lets the events handed to HA's client end before the entities
+    save their counts; the rest wait in the saved outbox and are counted when
+    the reloaded bridge sends them.
+    """
+    await _bridge(hass)
+    entry: BridgeConfigEntry = hass.config_entries.async_entries("mqtt_event_bridge")[0]
+    for n in range(500):
+        await _publish(hass, n)
+    hass.config_entries.async_update_entry(entry, options={CONF_OUTBOX_SIZE: 2000})
+    await hass.async_block_till_done()
+    publisher = entry.runtime_data.publisher
+    await _until(lambda: publisher.outbox_size == 0 and not publisher.in_flight)
+    await entities_follow(hass)
+    state = hass.states.get("sensor.mqtt_event_bridge_it_ai_events_published")
+    assert state is not None
+    assert state.state == "500"
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
