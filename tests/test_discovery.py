@@ -1,5 +1,6 @@
 """MQTT discovery, against PHACC's mocked client (which feeds HA's own discovery)."""
 
+import asyncio
 from datetime import timedelta
 import json
 import logging
@@ -327,6 +328,43 @@ async def test_unload_and_stop_say_offline_and_keep_configs(
     mqtt_mock.async_publish.reset_mock()
     assert await hass.config_entries.async_unload(entry_id)
     assert _retained(mqtt_mock, entry_id) == [("ha-ai/availability", "offline")]
+
+
+@pytest.mark.parametrize("removed_type", [False, True])
+async def test_ha_stop_ends_a_publish_of_everything_under_way(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+    removed_type: bool,
+) -> None:
+    """A republish that HA's stop finds under way publishes no config after it.
+
+    So no discovery task is left for HA to cancel after its last writes.
+    """
+    entry_id = init_integration.entry_id
+    if removed_type:
+        # A config topic to clear, as after a change of the discovery prefix.
+        discovery = init_integration.runtime_data.discovery
+        discovery._stored["published"]["old/device/x/config"] = {"a": "event"}
+    release = asyncio.Event()
+    held: list[str] = []
+
+    async def slow(topic: str, *_args: Any, **_kwargs: Any) -> None:
+        held.append(topic)
+        await release.wait()
+
+    mqtt_mock.async_publish.reset_mock()
+    mqtt_mock.async_publish.side_effect = slow
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, True)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert held == ["ha-ai/availability"]
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    mqtt_mock.async_publish.side_effect = None
+    release.set()
+    await hass.async_block_till_done()
+    topics = [topic for topic, _ in _retained(mqtt_mock, entry_id)]
+    assert topics == ["ha-ai/availability", "ha-ai/availability"]
 
 
 async def test_options_remove_a_type_then_turn_discovery_off(

@@ -4,10 +4,12 @@ import asyncio
 from collections.abc import Awaitable
 from datetime import timedelta
 import json
+import logging
 import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.setup import async_setup_component
@@ -244,6 +246,32 @@ async def test_unload_ends_the_waits(
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     result = await task
     assert (result["response"], result["outcome"]) == (None, "unloaded")
+
+
+async def test_ha_stopping_ends_every_wait(
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """HA's stop answers waiting callers with stopped, and any later one at once.
+
+    No call is left for HA to cancel after its last writes, and unloading
+    after the stop logs no error.
+    """
+    task = _ask(hass)
+    await _sent_ids(mqtt_mock, 1)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    async with asyncio.timeout(1):
+        result = await task
+    assert (result["response"], result["outcome"]) == (None, "stopped")
+    later = await call_action(
+        hass, "publish_event", {"event_type": "a", "response_timeout": 30}
+    )
+    assert later["outcome"] == "stopped"
+    assert _open_waits(init_integration) == 0
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_the_wait_covers_the_time_in_the_outbox(

@@ -74,6 +74,8 @@ class DiscoveryPublisher:
     # One publish of everything at a time; a request meanwhile makes one more.
     _publishing: bool = field(init=False, default=False)
     _publish_again: bool = field(init=False, default=False)
+    # HA stops: a publish of everything under way ends at its next step.
+    _stopping: bool = field(init=False, default=False)
 
     async def async_start(self) -> None:
         """Restore what was published, then publish whenever MQTT (re)connects."""
@@ -100,9 +102,8 @@ class DiscoveryPublisher:
             await mqtt.async_subscribe(
                 self.hass, ha_status(self.hass).topic, self._async_birth
             ),
-            self.hass.bus.async_listen_once(
-                EVENT_HOMEASSISTANT_STOP, self._async_ha_stop
-            ),
+            # Not a once-listener: unsubscribing after HA's stop is then no error.
+            self.hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, self._async_ha_stop),
         ]
         if mqtt.is_connected(self.hass):
             await self._async_publish_everything()
@@ -179,7 +180,7 @@ class DiscoveryPublisher:
         self._publishing = True
         try:
             self._publish_again = True
-            while self._publish_again:
+            while self._publish_again and not self._stopping:
                 self._publish_again = False
                 await self._async_publish_all()
         finally:
@@ -188,6 +189,8 @@ class DiscoveryPublisher:
     @callback
     def _async_ha_stop(self, _event: Event) -> None:
         self._async_say_offline()
+        # A publish of everything under way ends here, before HA's last writes.
+        self._stopping = True
 
     @callback
     def _async_say_offline(self) -> None:
@@ -219,6 +222,8 @@ class DiscoveryPublisher:
             )
         published = self._stored["published"]
         for topic in [t for t in published if t not in wanted]:
+            if self._stopping:
+                return
             await self._async_publish(topic, "")
             del published[topic]
         origin = Origin(
@@ -228,6 +233,8 @@ class DiscoveryPublisher:
             ha_status=ha_status(self.hass),
         )
         for topic, configs in wanted.items():
+            if self._stopping:
+                return
             payload = config_payload(origin, configs, published.get(topic, {}))
             await self._async_publish(topic, json_dumps(payload))
             published[topic] = {

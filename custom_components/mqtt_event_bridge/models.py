@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 from typing import Self
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import Event, HomeAssistant, callback
 
 from .camera_event import CameraEvents
 from .const import (
@@ -36,7 +37,7 @@ from .forwarding import EventForwarder
 from .mqtt_client import async_keep_nodelay
 from .publisher import EventPublisher
 from .responses import ResponseListener
-from .waits import ResponseWaits, RoundTrips
+from .waits import Outcome, ResponseWaits, RoundTrips
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -111,6 +112,13 @@ class BridgeRuntimeData:
         """
         if self.settings.tcp_nodelay:
             self._stops.append(async_keep_nodelay(hass))
+
+        @callback
+        def ha_stops(_: Event) -> None:
+            # Before HA's last writes: no call is left waiting for HA to cancel.
+            self.waits.async_end_all(Outcome.STOPPED)
+
+        self._intake.append(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, ha_stops))
         await self.discovery.async_start()
         self._stops.append(self.discovery.async_stop)
         await self.publisher.async_start()

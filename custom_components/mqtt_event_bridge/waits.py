@@ -29,6 +29,7 @@ class Outcome(StrEnum):
     EXPIRED = "expired"
     DROPPED = "dropped"
     UNLOADED = "unloaded"
+    STOPPED = "stopped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,8 @@ class ResponseWaits:
         """Hold no wait yet; the actions keep their number bounded."""
         self._hass = hass
         self._waits: dict[str, _Wait] = {}
+        # Set once every wait has ended for good (HA stops): later ones too.
+        self._ended: Outcome | None = None
 
     @property
     def open(self) -> int:
@@ -63,7 +66,9 @@ class ResponseWaits:
     def async_open(self, event_id: str) -> None:
         """Start waiting for `event_id`, before its event can be published."""
         loop = self._hass.loop
-        self._waits[event_id] = _Wait(loop.create_future(), loop.create_future())
+        self._waits[event_id] = wait = _Wait(loop.create_future(), loop.create_future())
+        if self._ended is not None:
+            wait.answer.set_result(Answer(self._ended))
 
     @callback
     def async_sent(self, event_id: str) -> None:
@@ -84,11 +89,12 @@ class ResponseWaits:
             wait.answer.set_result(Answer(outcome))
 
     @callback
-    def async_end_all(self) -> None:
-        """End every wait, telling its caller the bridge unloads."""
+    def async_end_all(self, outcome: Outcome = Outcome.UNLOADED) -> None:
+        """End every wait, and any opened later: the bridge unloads, or HA stops."""
+        self._ended = outcome
         for wait in self._waits.values():
             if not wait.answer.done():
-                wait.answer.set_result(Answer(Outcome.UNLOADED))
+                wait.answer.set_result(Answer(outcome))
 
     async def async_wait(self, event_id: str, seconds: float) -> Answer:
         """Wait for the answer, at most `seconds` from the event's publish.
