@@ -42,7 +42,11 @@ from custom_components.mqtt_event_bridge.const import (
     MAX_PAYLOAD_BYTES,
 )
 from custom_components.mqtt_event_bridge.forwarding import EventForwarder, entity_filter
-from custom_components.mqtt_event_bridge.json_safe import json_safe
+from custom_components.mqtt_event_bridge.json_safe import (
+    MAX_VALUES,
+    TooLarge,
+    json_safe,
+)
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
 from custom_components.mqtt_event_bridge.topics import is_valid_forward_type
 from tests.conftest import (
@@ -751,6 +755,48 @@ async def test_unsafe_and_too_large_is_dropped_counted(
     counters = _forwarder(entry).counters
     assert counters.dropped_by_reason == {"payload_too_large": 1}
     assert counters.made_safe == 0
+
+
+class _CountedList(list[Any]):
+    """A list that counts the items anyone has taken from it."""
+
+    taken = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for item in super().__iter__():
+            _CountedList.taken += 1
+            yield item
+
+
+async def test_a_huge_odd_event_is_dropped_before_it_is_walked(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient
+) -> None:
+    """600,000 small items and one object JSON cannot write: dropped, size first.
+
+    Every JSON value takes at least two bytes: past MAX_VALUES of them the
+    data cannot fit, and nothing more of it is looked at.
+    """
+    entry = await setup_bridge(hass, **{CONF_FORWARD_EVENT_TYPES: ["big"]})
+    _CountedList.taken = 0
+    items = _CountedList([*range(600_000), object()])
+    hass.bus.async_fire("big", {"items": items})
+    await hass.async_block_till_done()
+    assert _forwarded(mqtt_mock, "big") == []
+    assert _CountedList.taken <= MAX_VALUES
+    counters = _forwarder(entry).counters
+    assert counters.dropped_by_reason == {"payload_too_large": 1}
+
+
+def test_json_safe_bounds_values_and_text() -> None:
+    """Within the bounds it goes on; one past either, TooLarge."""
+    assert len(json_safe([0] * (MAX_VALUES - 1))) == MAX_VALUES - 1
+    with pytest.raises(TooLarge):
+        json_safe([0] * MAX_VALUES)
+    assert json_safe({"t": "x" * MAX_PAYLOAD_BYTES}) == {"t": "x" * MAX_PAYLOAD_BYTES}
+    with pytest.raises(TooLarge):
+        json_safe({"t": "x" * (MAX_PAYLOAD_BYTES + 1)})
+    with pytest.raises(TooLarge):
+        json_safe({"k" * (MAX_PAYLOAD_BYTES + 1): 1})
 
 
 async def test_only_the_newest_causes_are_remembered(

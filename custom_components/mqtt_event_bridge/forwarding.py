@@ -32,10 +32,10 @@ from homeassistant.helpers.entityfilter import (
 )
 from homeassistant.util import dt as dt_util
 
-from .const import FORWARD_TYPE_PREFIX
+from .const import FORWARD_TYPE_PREFIX, MAX_PAYLOAD_BYTES
 from .envelope import EnvelopeError, OutgoingEvent, build_event
 from .first_event import FirstEventGate
-from .json_safe import json_safe
+from .json_safe import TooLarge, json_safe, text_of
 from .own_events import OwnEvents
 from .ratelimit import LogLimiter, TokenBucket, Updates
 from .topics import event_topic
@@ -211,6 +211,17 @@ class EventForwarder:
         try:
             # One level down from the envelope, where the depth is counted.
             outgoing = self._envelope(event_type, json_safe(event.data, 1), event)
+        except TooLarge:
+            # Known before walking it all: more than a payload can hold.
+            self._async_drop(
+                event_type,
+                EnvelopeError(
+                    "payload_too_large",
+                    size=f"more than {MAX_PAYLOAD_BYTES}",
+                    limit=str(MAX_PAYLOAD_BYTES),
+                ),
+            )
+            return None
         except EnvelopeError as err:
             self._async_drop(event_type, err)
             return None
@@ -231,7 +242,7 @@ class EventForwarder:
             data={
                 "data": data,
                 "origin": event.origin.value,
-                "context_id": json_safe(event.context.id),
+                "context_id": text_of(event.context.id),
             },
             qos=self._settings.qos,
             ttl=self._settings.ttl,

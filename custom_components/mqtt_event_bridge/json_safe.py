@@ -10,14 +10,44 @@ from datetime import date, datetime, time
 import re
 from typing import Any
 
-from .const import JSON_INT_MAX, JSON_INT_MIN, MAX_FORWARD_DEPTH, MAX_FORWARD_TEXT
+from .const import (
+    JSON_INT_MAX,
+    JSON_INT_MIN,
+    MAX_FORWARD_DEPTH,
+    MAX_FORWARD_TEXT,
+    MAX_PAYLOAD_BYTES,
+)
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Every JSON value takes at least two bytes with its separator (`0,`): a
+# payload within MAX_PAYLOAD_BYTES holds no more values than this.
+MAX_VALUES = MAX_PAYLOAD_BYTES // 2
+
+
+class TooLarge(ValueError):  # noqa: N818 - reads as the reason it is
+    """The data cannot fit in one event's payload: found before walking it all."""
+
+
+class _Budget:
+    """Values left to look at before the data is known to be too large."""
+
+    def __init__(self) -> None:
+        self.left = MAX_VALUES
+
+    def take(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise TooLarge
 
 
 def _text(value: str) -> str:
     """Make text valid Unicode: each lone surrogate becomes U+FFFD."""
     return _SURROGATE.sub("\ufffd", value)
+
+
+def text_of(value: object) -> str:
+    """Give an object's text as `json_safe` would: cut, valid, never raising."""
+    return _object_text(value)
 
 
 def _object_text(value: object) -> str:
@@ -39,7 +69,7 @@ def _int_text(value: int) -> str:
 
 
 def json_safe(value: Any, depth: int = 0) -> Any:
-    """Give `value` in a form HA's JSON encoder can write; never raises.
+    """Give `value` in a form HA's JSON encoder can write.
 
     Integers beyond 64 bits become their digits as text (`<integer of N
     bits>` past Python's limit of digits); lone surrogates become U+FFFD;
@@ -49,20 +79,36 @@ def json_safe(value: Any, depth: int = 0) -> Any:
     in turn; anything else its text, cut at MAX_FORWARD_TEXT characters. An
     object that fails on the way (as_dict, iterating, str) is forwarded as
     its text, or as `<unprintable TYPE object>` when even that fails.
+
+    Raises TooLarge, having looked at no more than MAX_VALUES values, when
+    the data holds more values, or a text longer, than one payload can.
     """
+    return _safe(value, depth, _Budget())
+
+
+def _safe(value: Any, depth: int, budget: _Budget) -> Any:
     try:
-        return _json_safe(value, depth)
+        return _json_safe(value, depth, budget)
+    except TooLarge:
+        raise
     except Exception:  # noqa: BLE001 - any object can fail; it becomes text
         return _object_text(value)
 
 
-def _json_safe(value: Any, depth: int) -> Any:  # noqa: PLR0911 - one per kind
+def _safe_text(value: str) -> str:
+    if len(value) > MAX_PAYLOAD_BYTES:
+        raise TooLarge
+    return _text(value)
+
+
+def _json_safe(value: Any, depth: int, budget: _Budget) -> Any:  # noqa: PLR0911
+    budget.take()
     if value is None or isinstance(value, bool | float):
         return value
     if isinstance(value, int):
         return value if JSON_INT_MIN <= value <= JSON_INT_MAX else _int_text(value)
     if isinstance(value, str):
-        return _text(value)
+        return _safe_text(value)
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     # Looked up on the type, as HA's own objects define it: an instance's
@@ -75,12 +121,12 @@ def _json_safe(value: Any, depth: int) -> Any:  # noqa: PLR0911 - one per kind
     if depth >= MAX_FORWARD_DEPTH:
         return None
     if as_dict is not None:
-        return json_safe(value.as_dict(), depth + 1)
+        return _safe(value.as_dict(), depth + 1, budget)
     if isinstance(value, Mapping):
         return {
-            _text(key) if isinstance(key, str) else _object_text(key): json_safe(
-                item, depth + 1
+            _safe_text(key) if isinstance(key, str) else _object_text(key): _safe(
+                item, depth + 1, budget
             )
             for key, item in value.items()
         }
-    return [json_safe(item, depth + 1) for item in value]
+    return [_safe(item, depth + 1, budget) for item in value]
