@@ -27,8 +27,12 @@ from homeassistant.core import (
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.json import json_bytes
+from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import async_mock_service
+from pytest_homeassistant_custom_component.common import (
+    async_fire_mqtt_message,
+    async_mock_service,
+)
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
 from custom_components.mqtt_event_bridge.const import (
@@ -755,6 +759,80 @@ async def test_unsafe_and_too_large_is_dropped_counted(
     counters = _forwarder(entry).counters
     assert counters.dropped_by_reason == {"payload_too_large": 1}
     assert counters.made_safe == 0
+
+
+@pytest.mark.parametrize("steps", [2, 4])
+async def test_a_chain_of_automations_from_a_bridge_entity_is_not_forwarded(
+    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, steps: int
+) -> None:
+    """However many automations lie between, what the bridge started stays home.
+
+    The field report's loop: a bridge entity changes; automation 1 fires an
+    event; automation 2, on it, fires the next; the last toggles a light whose
+    state changes are forwarded. Before, the toggle was forwarded (and a
+    forwarded type's event entity started the loop again).
+    """
+    assert await async_setup_component(
+        hass, "input_boolean", {"input_boolean": {"lamp": {}}}
+    )
+    await hass.async_block_till_done()
+    entry = await setup_bridge(
+        hass,
+        **{
+            CONF_FORWARD_EVENT_TYPES: ["state_changed", "step_1", "step_2"],
+            CONF_FORWARD_ENTITIES: ["input_boolean.lamp"],
+        },
+    )
+    automations = [
+        {
+            "alias": "step 1",
+            "triggers": [{"trigger": "state", "entity_id": RESPONSE}],
+            "actions": [{"event": "step_1"}],
+        },
+        *(
+            {
+                "alias": f"step {n}",
+                "triggers": [{"trigger": "event", "event_type": f"step_{n - 1}"}],
+                "actions": [{"event": f"step_{n}"}],
+            }
+            for n in range(2, steps)
+        ),
+        {
+            "alias": "last step",
+            "triggers": [{"trigger": "event", "event_type": f"step_{steps - 1}"}],
+            "actions": [
+                {"action": "input_boolean.toggle", "target": {"entity_id": LAMP}}
+            ],
+        },
+    ]
+    assert await async_setup_component(hass, "automation", {"automation": automations})
+    await hass.async_block_till_done()
+    async_fire_mqtt_message(
+        hass, "ha-ai/responses/automation/a", '{"automation_id": "a", "status": "ok"}'
+    )
+    # Each step of the chain runs on later turns of the loop.
+    for _ in range(steps * 3):
+        await hass.async_block_till_done()
+    state = hass.states.get(LAMP)
+    assert state is not None
+    assert state.state == "on"
+    assert _forwarded(mqtt_mock, "state_changed") == []
+    assert _forwarded(mqtt_mock, "step_1") == []
+    assert _forwarded(mqtt_mock, "step_2") == []
+    assert _forwarder(entry).counters.own >= 2
+
+    # The user's own toggle is forwarded.
+    await hass.services.async_call(
+        "input_boolean", "toggle", {"entity_id": LAMP}, blocking=True
+    )
+    await hass.async_block_till_done()
+    assert [p["data"]["entity_id"] for p in _forwarded(mqtt_mock, "state_changed")] == [
+        LAMP
+    ]
+
+
+RESPONSE = "event.mqtt_event_bridge_ha_ai_response"
+LAMP = "input_boolean.lamp"
 
 
 class _CountedList(list[Any]):

@@ -4,8 +4,14 @@
   made (each echo of a published event changes one);
 - `call_service` events of its own actions;
 - anything whose context is, or descends from, the context of such a state
-  change: an automation triggered by a bridge entity, the service calls it
-  makes, and the state changes those cause.
+  change, however many automations or scripts lie between: an automation
+  triggered by a bridge entity, the events it fires, the automations those
+  trigger, the service calls they make and the state changes those cause.
+
+Each automation or script that starts takes a context whose parent is what
+triggered it; when that parent is known as caused, its own context is
+remembered too. So a chain is followed one step at a time, at a bounded cost
+per event (a set look-up), within the newest MAX_CAUSED_CONTEXTS contexts.
 """
 
 from collections import OrderedDict
@@ -24,6 +30,10 @@ from homeassistant.helpers import entity_registry as er
 
 from .const import DOMAIN, MAX_CAUSED_CONTEXTS
 from .discovery_payloads import DISCOVERY_ID_PREFIX
+
+# HA's events that start a step of a chain, each with a context of its own
+# whose parent is what triggered it.
+_CHAIN_STEPS = ("automation_triggered", "script_started")
 
 
 def _is_bridge_entity(entry: er.RegistryEntry) -> bool:
@@ -62,6 +72,10 @@ class OwnEvents:
                 EVENT_STATE_CHANGED,
                 self._async_own_state_changed,
                 event_filter=self._async_is_own_state_change,
+            ),
+            *(
+                self._hass.bus.async_listen(event_type, self._async_follow_chain)
+                for event_type in _CHAIN_STEPS
             ),
         ]
 
@@ -107,9 +121,27 @@ class OwnEvents:
     @callback
     def _async_own_state_changed(self, event: Event[EventStateChangedData]) -> None:
         """Remember the context of a bridge entity's change, to know what it causes."""
-        self._caused[event.context.id] = None
+        self._async_remember(event.context.id)
+
+    @callback
+    def _async_follow_chain(self, event: Event[Any]) -> None:
+        """Remember the context of an automation or script the bridge started."""
+        if self._async_descends(event):
+            self._async_remember(event.context.id)
+
+    @callback
+    def _async_remember(self, context_id: str) -> None:
+        self._caused[context_id] = None
+        self._caused.move_to_end(context_id)
         if len(self._caused) > MAX_CAUSED_CONTEXTS:
             self._caused.popitem(last=False)
+
+    @callback
+    def _async_descends(self, event: Event[Any]) -> bool:
+        context = event.context
+        return context.id in self._caused or (
+            context.parent_id is not None and context.parent_id in self._caused
+        )
 
     @callback
     def async_is_own(self, event: Event[Any]) -> bool:
@@ -117,10 +149,9 @@ class OwnEvents:
         # A bridge entity's own state change is in `_caused` already: its
         # listener was added before the forwarded types' listeners, and the
         # bus calls the listeners of a type in the order they were added.
-        context = event.context
-        if context.id in self._caused or (
-            context.parent_id is not None and context.parent_id in self._caused
-        ):
+        if self._async_descends(event):
+            # What this event causes in turn is the bridge's too.
+            self._async_remember(event.context.id)
             return True
         if event.event_type == EVENT_CALL_SERVICE:
             return bool(event.data.get("domain") == DOMAIN)
