@@ -6,6 +6,7 @@ HA's client looks like, the bridge carries on with the plain behaviour.
 """
 
 from datetime import timedelta
+import importlib
 import inspect
 import socket
 from types import SimpleNamespace
@@ -68,6 +69,12 @@ def test_canary_expiry_keyword_and_subscribe_acknowledgement() -> None:
     assert mqtt_client.PUBLISH_TAKES_EXPIRY is takes_expiry
     assert takes_expiry is (HA >= "2026.6.0")
     assert hasattr(mqtt, "async_on_subscribe_done") is (HA >= "2025.12.0")
+
+
+def test_canary_ack_timeout_is_has_own() -> None:
+    """HA's client gives up on an acknowledgement when the bridge thinks it does."""
+    client = importlib.import_module("homeassistant.components.mqtt.client")
+    assert client.TIMEOUT_ACK == mqtt_client.ACK_TIMEOUT
 
 
 def test_canary_defaults_are_has_own() -> None:

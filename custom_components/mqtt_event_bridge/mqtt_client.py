@@ -17,6 +17,8 @@ patched; `tests/test_mqtt_client.py` fails on the leg whose HA moved a piece.
 - The acknowledgement of a subscription (`mqtt.async_on_subscribe_done`,
   HA 2025.12 and newer).
 - TCP_NODELAY on HA's MQTT socket, for HA's whole MQTT connection.
+- How long HA's client waits for an acknowledgement before it gives up and
+  returns as if the message had been acknowledged (ACK_TIMEOUT).
 """
 
 from collections.abc import Awaitable, Callable, Mapping
@@ -42,6 +44,9 @@ HA_STATUS_TOPIC = "homeassistant/status"
 ONLINE = "online"
 OFFLINE = "offline"
 DEFAULT_DISCOVERY_PREFIX = "homeassistant"
+# HA's client stops waiting for a QoS 1 or 2 acknowledgement after this many
+# seconds, logs a warning and returns normally (the canary test reads HA's).
+ACK_TIMEOUT = 10.0
 
 # A keyword of the public helper, but only in newer HA: looked for once.
 _publish: Callable[..., Awaitable[None]] = mqtt.async_publish
@@ -85,25 +90,31 @@ def sets_broker_expiry(hass: HomeAssistant) -> bool:
 
 async def async_publish_event(
     hass: HomeAssistant, topic: str, payload: bytes, qos: int, expires_at: datetime
-) -> None:
+) -> bool:
     """Publish one event, never retained, with a broker expiry where it can have one.
 
     The expiry is the remaining TTL in whole seconds, rounded down so that a
     broker never keeps an event past its `expires_at`; at least 1 (0 is no
     expiry to a broker), at most the longest TTL.
+
+    Give False when HA's client gave up waiting for the acknowledgement of a
+    QoS 1 or 2 event (it returns as if acknowledged, after ACK_TIMEOUT): the
+    broker may have it or not, and may still deliver it late.
     """
+    started = hass.loop.time()
     if not sets_broker_expiry(hass):
         await _publish(hass, topic, payload, qos, retain=False)
-        return
-    remaining = int((expires_at - dt_util.utcnow()).total_seconds())
-    await _publish(
-        hass,
-        topic,
-        payload,
-        qos,
-        retain=False,
-        message_expiry_interval=min(MAX_TTL, max(1, remaining)),
-    )
+    else:
+        remaining = int((expires_at - dt_util.utcnow()).total_seconds())
+        await _publish(
+            hass,
+            topic,
+            payload,
+            qos,
+            retain=False,
+            message_expiry_interval=min(MAX_TTL, max(1, remaining)),
+        )
+    return qos == 0 or hass.loop.time() - started < ACK_TIMEOUT
 
 
 def client_kept_message(err: HomeAssistantError, qos: int) -> bool:

@@ -32,9 +32,9 @@ from homeassistant.util import dt as dt_util
 
 from .const import DRAIN_TIMEOUT, EXPIRY_CHECK_INTERVAL, MAX_IN_FLIGHT
 from .envelope import OutgoingEvent
-from .mqtt_client import async_publish_event, client_kept_message
+from .mqtt_client import ACK_TIMEOUT, async_publish_event, client_kept_message
 from .outbox import Outbox, Waiting
-from .ratelimit import Updates
+from .ratelimit import LogLimiter, Updates
 from .waits import Outcome, ResponseWaits
 
 _LOGGER = logging.getLogger(__name__)
@@ -48,6 +48,9 @@ class PublishCounters:
     expired: int = 0
     overflowed: int = 0
     failed: int = 0
+    # Handed to HA's client, whose wait for the broker's acknowledgement
+    # ran out: the broker may have it, or not, and may deliver it late.
+    unacknowledged: int = 0
 
 
 class EventPublisher:
@@ -82,6 +85,7 @@ class EventPublisher:
         self._draining = False
         self._drained: asyncio.Future[None] | None = None
         self._failing = False
+        self._unacknowledged_log = LogLimiter(_LOGGER)
         self._updates = Updates(hass)
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self.counters = PublishCounters()
@@ -231,7 +235,7 @@ class EventPublisher:
     async def _async_send(self, waiting: Waiting) -> None:
         event = waiting.event
         try:
-            await async_publish_event(
+            acknowledged = await async_publish_event(
                 self._hass, event.topic, event.payload, event.qos, event.expires_at
             )
         except HomeAssistantError as err:
@@ -244,8 +248,18 @@ class EventPublisher:
         except Exception as err:  # noqa: BLE001
             self._async_failed(event, err)
         else:
-            self.counters.published += 1
             self._waits.async_sent(event.event_id)
+            if not acknowledged:
+                self.counters.unacknowledged += 1
+                self._unacknowledged_log.warning(
+                    "Event %s to %s: the broker did not acknowledge it within %.0f s;"
+                    " it is counted as unacknowledged and may arrive late",
+                    event.event_id,
+                    event.topic,
+                    ACK_TIMEOUT,
+                )
+                return
+            self.counters.published += 1
             if self._failing:
                 self._failing = False
                 _LOGGER.info("Publishing to the broker works again")

@@ -159,6 +159,7 @@ SENSORS: tuple[BridgeSensorDescription, ...] = (
     _counter("events_expired", _published, "expired"),
     _counter("events_overflowed", _published, "overflowed"),
     _counter("publish_failures", _published, "failed"),
+    _counter("events_unacknowledged", _published, "unacknowledged"),
     _counter("events_forwarded", _forwarded, "forwarded"),
     _counter(
         "forward_dropped",

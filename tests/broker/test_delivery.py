@@ -247,3 +247,31 @@ async def test_action_returns_while_the_broker_hangs(
         mosquitto.thaw()
     events = await _collect(observer, 10)
     assert [event["event_id"] for event in events] == ids
+
+
+async def test_an_event_whose_acknowledgement_ha_gave_up_on_is_unacknowledged(
+    hass: HomeAssistant,
+    mqtt_entry: MockConfigEntry,
+    mosquitto: Broker,
+    observer: Observer,
+) -> None:
+    """A broker frozen past HA's 10 s wait: counted apart, never as published.
+
+    HA's client returns as if the broker had acknowledged; the bridge tells it
+    by the time the wait took. The event still arrives once the broker thaws
+    (late: consumers check expires_at).
+    """
+    publisher = await _bridge(hass)
+    mosquitto.freeze()
+    try:
+        [event_id] = [await _publish(hass, 0)]
+        await _until(lambda: publisher.counters.unacknowledged == 1, limit=15)
+    finally:
+        mosquitto.thaw()
+    assert publisher.counters.published == 0
+    events = await _collect(observer, 1)
+    assert [event["event_id"] for event in events] == [event_id]
+    # The broker answers again: the next event is published as usual.
+    await _publish(hass, 1)
+    await _until(lambda: publisher.counters.published == 1)
+    assert publisher.counters.unacknowledged == 1
