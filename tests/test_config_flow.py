@@ -81,6 +81,7 @@ async def test_user_defaults(hass: HomeAssistant, mock_setup_entry: AsyncMock) -
         ("/ha", "prefix_empty_level"),
         ("ha/", "prefix_empty_level"),
         ("a//b", "prefix_empty_level"),
+        ("my.home", "prefix_dot"),
     ],
 )
 async def test_user_bad_prefix_then_recovery(

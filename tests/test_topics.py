@@ -28,6 +28,7 @@ from custom_components.mqtt_event_bridge.topics import (
         ("/ha-ai", "prefix_empty_level"),
         ("ha-ai/", "prefix_empty_level"),
         ("ha//ai", "prefix_empty_level"),
+        ("my.home", "prefix_dot"),
     ],
 )
 def test_prefix_rules(prefix: str, error: str | None) -> None:
@@ -102,3 +103,9 @@ def test_long_names_are_not_cached() -> None:
     for letter in "abcdefghij":
         assert not is_valid_name(letter * 1_000_000)
     assert topics._is_valid_short_name.cache_info().currsize == before
+
+
+def test_a_stored_topic_may_hold_a_dot() -> None:
+    """A forwarded type's topic (ha/ios.action_fired) read back from the outbox."""
+    assert topics.topic_error("ha-ai/events/ha/ios.action_fired") is None
+    assert topics.topic_error("ha-ai/events/#") == "prefix_wildcard"

@@ -24,6 +24,9 @@ _PREFIX_RULES: tuple[tuple[str, Callable[[str], bool]], ...] = (
     ("prefix_nul", lambda prefix: "\0" in prefix),
     ("prefix_dollar", lambda prefix: prefix.startswith("$")),
     ("prefix_empty_level", lambda prefix: "" in prefix.split("/")),
+    # RabbitMQ's MQTT plugin maps "." to "/": a prefix with one would be
+    # rewritten there, and the bridge's responses never seen.
+    ("prefix_dot", lambda prefix: "." in prefix),
 )
 
 
@@ -57,7 +60,8 @@ def topic_error(topic: str) -> str | None:
         (
             key
             for key, broken in _PREFIX_RULES
-            if key != "prefix_too_long" and broken(topic)
+            # A whole topic may be long, and a forwarded type may hold a dot.
+            if key not in {"prefix_too_long", "prefix_dot"} and broken(topic)
         ),
         None,
     )
