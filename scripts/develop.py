@@ -137,31 +137,106 @@ async def _wait_for_http(
     sys.exit("Home Assistant did not answer within 10 minutes")
 
 
+class LoginRefusedError(Exception):
+    """Home Assistant refused a saved login."""
+
+
 async def _token(
     session: aiohttp.ClientSession, form: dict[str, str]
 ) -> dict[str, Any]:
     async with session.post(
         f"{HA_URL}/auth/token", data={**form, "client_id": CLIENT_ID}
     ) as answer:
+        if answer.status == 400:  # noqa: PLR2004 - an unknown or revoked token
+            raise LoginRefusedError
         answer.raise_for_status()
         tokens: dict[str, Any] = await answer.json()
         return tokens
 
 
 async def saved_tokens(session: aiohttp.ClientSession) -> dict[str, Any]:
-    """Log in again with the refresh token saved by the first run (also for demo)."""
+    """Log in with the saved login (also for demo): refresh token, then password.
+
+    The password serves when Home Assistant was stopped hard before it saved
+    the refresh token; the new token is saved for next time.
+    """
     if not CREDENTIALS.exists():
         sys.exit("Start scripts/develop first: it creates the login.")
     saved = json.loads(CREDENTIALS.read_text())
-    return await _token(
-        session,
-        {"grant_type": "refresh_token", "refresh_token": saved["refresh_token"]},
+    with suppress(LoginRefusedError):
+        return await _token(
+            session,
+            {"grant_type": "refresh_token", "refresh_token": saved["refresh_token"]},
+        )
+    code = await _password_login(session, saved["username"], saved["password"])
+    if code is None:
+        sys.exit(
+            f"Home Assistant does not know the login in config/{CREDENTIALS.name}"
+            " (it was stopped hard during its first start): remove config/.storage"
+            " and that file, then start scripts/develop again."
+        )
+    tokens = await _token(session, {"grant_type": "authorization_code", "code": code})
+    _save_login(saved["password"], tokens["refresh_token"])
+    return tokens
+
+
+async def _password_login(
+    session: aiohttp.ClientSession, username: str, password: str
+) -> str | None:
+    """Log in by name and password through HA's login flow; its code, or None."""
+    async with session.post(
+        f"{HA_URL}/auth/login_flow",
+        json={
+            "client_id": CLIENT_ID,
+            "handler": ["homeassistant", None],
+            "redirect_uri": CLIENT_ID,
+        },
+    ) as answer:
+        flow = await answer.json()
+    async with session.post(
+        f"{HA_URL}/auth/login_flow/{flow['flow_id']}",
+        json={"client_id": CLIENT_ID, "username": username, "password": password},
+    ) as answer:
+        result = await answer.json()
+    return str(result["result"]) if result.get("type") == "create_entry" else None
+
+
+async def _user_created(session: aiohttp.ClientSession) -> bool:
+    """Tell whether onboarding has created its user already."""
+    async with session.get(f"{HA_URL}/api/onboarding") as answer:
+        steps = await answer.json()
+    return any(step["step"] == "user" and step["done"] for step in steps)
+
+
+def _save_login(password: str, refresh_token: str) -> None:
+    CREDENTIALS.write_text(
+        json.dumps(
+            {
+                "url": HA_URL,
+                "username": USERNAME,
+                "password": password,
+                "refresh_token": refresh_token,
+            },
+            indent=2,
+        )
     )
+    CREDENTIALS.chmod(0o600)
 
 
 async def access_token(session: aiohttp.ClientSession) -> str:
-    """Get an access token: by the saved refresh token, or by creating the user."""
-    if CREDENTIALS.exists():
+    """Get an access token: by the saved login, or by creating the user.
+
+    A hard stop of Home Assistant in its first minute can leave either side
+    without the other: a saved login HA does not know (see saved_tokens), or
+    no user yet beside a saved login (HA lost it: it is created again), or a
+    user but no saved login (then one line says what to do).
+    """
+    if await _user_created(session):
+        if not CREDENTIALS.exists():
+            sys.exit(
+                "Home Assistant has a user but config/.develop-credentials.json is"
+                " missing: remove config/.storage, then start scripts/develop again."
+            )
         return str((await saved_tokens(session))["access_token"])
     password = secrets.token_urlsafe(12)
     async with session.post(
@@ -177,18 +252,7 @@ async def access_token(session: aiohttp.ClientSession) -> str:
         answer.raise_for_status()
         code = (await answer.json())["auth_code"]
     tokens = await _token(session, {"grant_type": "authorization_code", "code": code})
-    CREDENTIALS.write_text(
-        json.dumps(
-            {
-                "url": HA_URL,
-                "username": USERNAME,
-                "password": password,
-                "refresh_token": tokens["refresh_token"],
-            },
-            indent=2,
-        )
-    )
-    CREDENTIALS.chmod(0o600)
+    _save_login(password, tokens["refresh_token"])
     return str(tokens["access_token"])
 
 

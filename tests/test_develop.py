@@ -1,6 +1,7 @@
 """scripts/develop: blueprints HA finds, and nothing left running after any stop."""
 
 import importlib.util
+import json
 from pathlib import Path
 import signal
 import subprocess
@@ -8,6 +9,8 @@ import sys
 import textwrap
 from types import ModuleType
 
+import aiohttp
+from aiohttp import web
 from homeassistant.components.automation.helpers import async_get_blueprints
 from homeassistant.components.blueprint import models
 from homeassistant.core import HomeAssistant
@@ -124,3 +127,128 @@ def test_develop_stops_everything_on_each_signal(
     assert "EXITED" in rest
     assert script.returncode == 0
     assert not any(map(alive, pids))
+
+
+class FakeHomeAssistant:
+    """HA's onboarding and login endpoints, as a hard stop can leave them."""
+
+    def __init__(
+        self, *, user_created: bool, refresh_ok: bool, password_ok: bool
+    ) -> None:
+        """Answer as HA would in the state given."""
+        self.user_created = user_created
+        self.refresh_ok = refresh_ok
+        self.password_ok = password_ok
+        self.app = web.Application()
+        self.app.add_routes(
+            [
+                web.get("/api/onboarding", self.onboarding),
+                web.post("/api/onboarding/users", self.create_user),
+                web.post("/auth/token", self.token),
+                web.post("/auth/login_flow", self.login_flow),
+                web.post("/auth/login_flow/{flow_id}", self.login_step),
+            ]
+        )
+
+    async def onboarding(self, _request: web.Request) -> web.Response:
+        """List the onboarding steps: only the user's matters here."""
+        return web.json_response([{"step": "user", "done": self.user_created}])
+
+    async def create_user(self, _request: web.Request) -> web.Response:
+        """Create the onboarding user; give its code."""
+        self.user_created = True
+        return web.json_response({"auth_code": "from-onboarding"})
+
+    async def token(self, request: web.Request) -> web.Response:
+        """Refuse a refresh token HA lost; give tokens otherwise."""
+        form = await request.post()
+        if form["grant_type"] == "refresh_token" and not self.refresh_ok:
+            return web.json_response({"error": "invalid_grant"}, status=400)
+        return web.json_response(
+            {"access_token": f"access-{form['grant_type']!s}", "refresh_token": "new"}
+        )
+
+    async def login_flow(self, _request: web.Request) -> web.Response:
+        """Start a login flow."""
+        return web.json_response({"flow_id": "flow", "type": "form"})
+
+    async def login_step(self, request: web.Request) -> web.Response:
+        """Take the saved password, if HA still knows it."""
+        body = await request.json()
+        if self.password_ok and body["password"] == "saved-password":
+            return web.json_response({"type": "create_entry", "result": "by-password"})
+        return web.json_response({"type": "form", "errors": {"base": "invalid_auth"}})
+
+
+async def _login(
+    fake: FakeHomeAssistant,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    saved: bool,
+) -> str:
+    """Run scripts/develop's login against the fake; return the access token."""
+    develop = _develop()
+    credentials = tmp_path / ".develop-credentials.json"
+    if saved:
+        credentials.write_text(
+            json.dumps(
+                {
+                    "username": "dev",
+                    "password": "saved-password",
+                    "refresh_token": "old",
+                }
+            )
+        )
+    monkeypatch.setattr(develop, "CREDENTIALS", credentials)
+    runner = web.AppRunner(fake.app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    monkeypatch.setattr(develop, "HA_URL", f"http://127.0.0.1:{port}")
+    try:
+        async with aiohttp.ClientSession() as session:
+            token: str = await develop.access_token(session)
+            return token
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_login_recovers_when_ha_lost_the_refresh_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed before HA saved the token: the saved password logs in, saved anew."""
+    fake = FakeHomeAssistant(user_created=True, refresh_ok=False, password_ok=True)
+    token = await _login(fake, tmp_path, monkeypatch, saved=True)
+    assert token == "access-authorization_code"
+    saved = json.loads((tmp_path / ".develop-credentials.json").read_text())
+    assert saved["refresh_token"] == "new"
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_login_creates_the_user_again_when_ha_lost_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed before HA saved the user: onboarding creates it again, saved anew."""
+    fake = FakeHomeAssistant(user_created=False, refresh_ok=False, password_ok=False)
+    token = await _login(fake, tmp_path, monkeypatch, saved=True)
+    assert token == "access-authorization_code"
+    assert fake.user_created
+    saved = json.loads((tmp_path / ".develop-credentials.json").read_text())
+    assert saved["password"] != "saved-password"
+
+
+@pytest.mark.parametrize("saved", [True, False])
+@pytest.mark.usefixtures("socket_enabled")
+async def test_login_that_cannot_recover_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, saved: bool
+) -> None:
+    """No way in: one line naming what to remove, no traceback."""
+    fake = FakeHomeAssistant(user_created=True, refresh_ok=False, password_ok=False)
+    with pytest.raises(SystemExit) as stopped:
+        await _login(fake, tmp_path, monkeypatch, saved=saved)
+    message = str(stopped.value.code)
+    assert "\n" not in message
+    assert "remove config/.storage" in message
