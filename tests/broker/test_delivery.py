@@ -265,7 +265,9 @@ async def test_an_event_whose_acknowledgement_ha_gave_up_on_is_unacknowledged(
     mosquitto.freeze()
     try:
         [event_id] = [await _publish(hass, 0)]
-        await _until(lambda: publisher.counters.unacknowledged == 1, limit=15)
+        # A new type's first event waits up to 5 s for HA to listen (newer HA
+        # waits for the subscription's acknowledgement), then HA's 10 s.
+        await _until(lambda: publisher.counters.unacknowledged == 1, limit=25)
     finally:
         mosquitto.thaw()
     assert publisher.counters.published == 0
