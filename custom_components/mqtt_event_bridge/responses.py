@@ -188,18 +188,28 @@ def parse_response(
     payload = _loads(raw)
     if not isinstance(payload, dict):
         raise ResponseRejected("not_object")
+    _check_payload(payload)
+    if _is_stale(payload, default_ttl, now):
+        raise ResponseRejected("stale")
+    return _response(topic, payload, now)
+
+
+def _check_payload(payload: dict[str, Any]) -> None:
+    """Raise ResponseRejected unless HA can write all of it, of the right types."""
     _check_json_safe(payload)
     _check_types(payload)
     _check_values(payload)
-    if _is_stale(payload, default_ttl, now):
-        raise ResponseRejected("stale")
+
+
+def _response(topic: str, payload: dict[str, Any], received_at: datetime) -> Response:
+    """Give the Response of a checked payload."""
     status: str = payload["status"]
     return Response(
         topic=topic,
         automation_id=payload["automation_id"],
         status=status,
         succeeded=status.lower() in SUCCESS_STATUSES,
-        received_at=now,
+        received_at=received_at,
         payload=payload,
     )
 
@@ -271,9 +281,7 @@ class ResponseListener:
         }
         topic, received = attributes.get("topic"), attributes.get("received_at")
         try:
-            _check_json_safe(payload)
-            _check_types(payload)
-            _check_values(payload)
+            _check_payload(payload)
             when = (
                 dt_util.parse_datetime(received) if isinstance(received, str) else None
             )
@@ -281,14 +289,7 @@ class ResponseListener:
             return
         if not isinstance(topic, str) or when is None or when.tzinfo is None:
             return
-        self.last = Response(
-            topic=topic,
-            automation_id=payload["automation_id"],
-            status=status,
-            succeeded=status.lower() in SUCCESS_STATUSES,
-            received_at=when,
-            payload=payload,
-        )
+        self.last = _response(topic, payload, when)
 
     async def async_start(self) -> CALLBACK_TYPE:
         """Subscribe and return how to stop (unsubscribe, no more updates).
