@@ -697,6 +697,8 @@ def test_json_safe_random_structures() -> None:
     """Seeded random nests of odd values: HA's encoder writes every result."""
     rng = random.Random(20261201)  # noqa: S311 - a repeatable test, not a secret
     leaves: list[Any] = [
+        42,
+        2**63 - 1,
         2**64,
         -(2**63) - 1,
         10**5000,
@@ -727,8 +729,33 @@ def test_json_safe_random_structures() -> None:
         keys: list[Any] = ["k", 1, (1, 2), "\udfff", _NoText(), None]
         return {rng.choice(keys): item for item in items}
 
+    kinds: set[type] = set()
     for _ in range(500):
-        json_bytes(json_safe(build(0)))
+        safe = json_safe(build(0))
+        _assert_plain_json(safe, 0, kinds)
+        json_bytes(safe)
+    # The structures reached every kind of value the result may hold.
+    assert kinds == {dict, list, str, int, float, bool, type(None)}
+
+
+def _assert_plain_json(value: Any, depth: int, kinds: set[type]) -> None:
+    """Only JSON's kinds, keys as text, valid text, 64-bit integers, bounded depth."""
+    kinds.add(type(value))
+    assert depth <= MAX_FORWARD_DEPTH + 1
+    if isinstance(value, dict):
+        for key, item in value.items():
+            assert isinstance(key, str)
+            assert not re.search("[\ud800-\udfff]", key)
+            _assert_plain_json(item, depth + 1, kinds)
+    elif isinstance(value, list):
+        for item in value:
+            _assert_plain_json(item, depth + 1, kinds)
+    elif isinstance(value, str):
+        assert not re.search("[\ud800-\udfff]", value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        assert -(2**63) <= value < 2**64
+    else:
+        assert value is None or isinstance(value, bool | float)
 
 
 async def test_data_that_fails_every_step_is_forwarded_counted(
