@@ -25,9 +25,7 @@ import json
 import os
 from pathlib import Path
 import select
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -58,6 +56,7 @@ from custom_components.mqtt_event_bridge.const import DISCOVERY_QOS, DOMAIN
 from custom_components.mqtt_event_bridge.envelope import build_event
 from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
 from custom_components.mqtt_event_bridge.mqtt_client import sets_broker_expiry
+from tests.broker.brokers import Broker, async_wait_subscribed
 
 PREFIX = "bench"
 WAIT = 60.0
@@ -128,52 +127,10 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
-class Broker:
-    """mosquitto on a free loopback port: its defaults, or with Nagle off."""
-
-    def __init__(self, workdir: Path, *, nodelay: bool = False) -> None:
-        """Pick a port and write the config."""
-        with socket.socket() as sock:
-            sock.bind((HOST, 0))
-            self.port = int(sock.getsockname()[1])
-        self.conf = workdir / "mosquitto.conf"
-        # EMQX, and mosquitto tuned for latency, send without Nagle's delay.
-        tuned = "set_tcp_nodelay true\n" if nodelay else ""
-        self.conf.write_text(
-            f"listener {self.port} {HOST}\nallow_anonymous true\n{tuned}"
-        )
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        """Start and wait until it listens."""
-        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.process = subprocess.Popen(
-            [binary, "-c", str(self.conf)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection((HOST, self.port), timeout=0.2).close()
-            except OSError:
-                time.sleep(0.05)
-            else:
-                return
-        msg = "mosquitto did not start"
-        raise RuntimeError(msg)
-
-    def stop(self) -> None:
-        """Stop it."""
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-    def rss_mb(self) -> float:
-        """Resident memory of the broker process."""
-        assert self.process is not None
-        return float(psutil.Process(self.process.pid).memory_info().rss / 2**20)
+def broker_rss_mb(broker: Broker) -> float:
+    """Resident memory of the broker process."""
+    assert broker.process is not None
+    return float(psutil.Process(broker.process.pid).memory_info().rss / 2**20)
 
 
 def start_child(port: int, *args: str | int) -> subprocess.Popen[str]:
@@ -551,7 +508,7 @@ async def measure_ask(
     try:
         responder.start()
         stop = await mqtt.async_subscribe(hass, responses, on_response, qos)
-        await _async_wait_subscribed(hass, responses, qos)
+        await async_wait_subscribed(hass, responses, qos)
         # Warm-up: the new type's discovery, first subscriptions, caches.
         for seq in range(10):
             await bridge(-1 - seq)
@@ -632,28 +589,6 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             finally:
                 broker.stop()
     return results
-
-
-async def _async_wait_subscribed(hass: HomeAssistant, topic: str, qos: int) -> None:
-    """Wait until HA's client has the broker's acknowledgement for `topic`."""
-    async with asyncio.timeout(WAIT):
-        if (on_done := getattr(mqtt, "async_on_subscribe_done", None)) is not None:
-            done = asyncio.Event()
-            stop = on_done(hass, topic, qos, done.set)
-            try:
-                await done.wait()
-            finally:
-                stop()
-            return
-        client = hass.data[mqtt.DATA_MQTT].client
-        # A filter with wildcards is not among the simple subscriptions.
-        simple = "+" not in topic and "#" not in topic
-        while (
-            (simple and topic not in client._simple_subscriptions)  # noqa: SLF001
-            or client._pending_subscriptions  # noqa: SLF001
-            or client._pending_operations  # noqa: SLF001
-        ):
-            await asyncio.sleep(0.02)
 
 
 def _senders(
@@ -786,7 +721,7 @@ async def _bench_in_hass(
             if args.discovery == "on":
                 # HA's discovered event entity listens to the bench's events:
                 # the echo every user with discovery on gets.
-                await _async_wait_subscribed(hass, topic, DISCOVERY_QOS)
+                await async_wait_subscribed(hass, topic, DISCOVERY_QOS)
 
             senders, raw_concurrent, pending, pair = _senders(
                 hass, entry.entry_id, qos, topic
@@ -842,7 +777,7 @@ async def _bench_in_hass(
         if extras:
             gc.collect()
             out["ha_rss_growth_mb"] = (process.memory_info().rss - rss_start) / 2**20
-            out["mosquitto_rss_mb"] = broker.rss_mb()
+            out["mosquitto_rss_mb"] = broker_rss_mb(broker)
             out |= await _memory_after_warmup(hass, args)
             out |= await _outbox_and_recovery(hass, broker, sub, args)
         # Last: mqtt_eventstream cannot be unloaded once set up. A new

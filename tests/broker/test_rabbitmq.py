@@ -16,7 +16,8 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from tests.broker.conftest import WAIT, RabbitMQ, _free_port, async_wait_subscribed
+from tests.broker.brokers import WAIT, RabbitMQ, free_port
+from tests.broker.conftest import async_wait_subscribed
 from tests.broker.test_discovery import (  # noqa: F401 - collected here as well
     test_discovered_entities_triggers_and_cleanup,
 )
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.rabbitmq
 @pytest.fixture
 def mosquitto(socket_enabled: None, tmp_path: Path) -> Generator[RabbitMQ]:
     """Here the tests' broker is a RabbitMQ node of their own."""
-    broker = RabbitMQ(_free_port(), tmp_path)
+    broker = RabbitMQ(free_port(), tmp_path)
     broker.start()
     try:
         yield broker
