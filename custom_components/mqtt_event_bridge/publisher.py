@@ -1,6 +1,6 @@
-"""Where accepted events wait for, and are handed to, HA's MQTT client.
+"""How an entry's accepted events get from its outbox to HA's MQTT client.
 
-An action returns once its event is in the entry's outbox. While MQTT is
+An action returns once its event is in the entry's outbox (outbox.py). While MQTT is
 connected the outbox drains at once: up to MAX_IN_FLIGHT events are taken, in
 order, and handed to senders, tasks of the entry that each send one and wait
 for its acknowledgement, then send the next taken one, until none is left. So
@@ -9,16 +9,13 @@ does not cost a task per event. HA's client passes a message to paho before
 its first await, and a sender sends its event in one step, so the order on the
 wire is the order of acceptance.
 
-While MQTT is disconnected, events wait; they leave the outbox as published,
-expired or overflowed, and one the client refused as failed. Nothing an HA
-client has taken is ever published again: paho retransmits QoS 1 and 2
-messages by itself after a reconnect.
+While MQTT is disconnected, events wait; they leave the outbox expired,
+overflowed, or to a sender (sender.py), which counts how each ended.
 """
 
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 import logging
 import time
@@ -26,31 +23,17 @@ import time
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
 from .const import DRAIN_TIMEOUT, EXPIRY_CHECK_INTERVAL, MAX_IN_FLIGHT
 from .envelope import OutgoingEvent
-from .mqtt_client import ACK_TIMEOUT, async_publish_event, client_kept_message
 from .outbox import Outbox, Waiting
-from .ratelimit import LogLimiter, Updates
+from .ratelimit import Updates
+from .sender import PublishCounters, Sender
 from .waits import Outcome, ResponseWaits
 
 _LOGGER = logging.getLogger(__name__)
-
-
-@dataclass(kw_only=True, slots=True)
-class PublishCounters:
-    """How accepted events ended. Each event ends in exactly one of them."""
-
-    published: int = 0
-    expired: int = 0
-    overflowed: int = 0
-    failed: int = 0
-    # Handed to HA's client, whose wait for the broker's acknowledgement
-    # ran out: the broker may have it, or not, and may deliver it late.
-    unacknowledged: int = 0
 
 
 class EventPublisher:
@@ -84,12 +67,19 @@ class EventPublisher:
         # events in flight have ended.
         self._draining = False
         self._drained: asyncio.Future[None] | None = None
-        self._failing = False
-        self._unacknowledged_log = LogLimiter(_LOGGER)
+        self._sender = Sender(hass, waits)
         self._updates = Updates(hass)
         self._unsubscribe: list[CALLBACK_TYPE] = []
-        self.counters = PublishCounters()
-        self.last_latency_ms: float | None = None
+
+    @property
+    def counters(self) -> PublishCounters:
+        """How the accepted events ended."""
+        return self._sender.counters
+
+    @property
+    def last_latency_ms(self) -> float | None:
+        """Milliseconds from accepting the last QoS 1 or 2 event to its ack."""
+        return self._sender.last_latency_ms
 
     @property
     def connected(self) -> bool:
@@ -219,7 +209,7 @@ class EventPublisher:
                 waiting = self._taken.popleft()
                 self._idle_senders -= 1
                 try:
-                    await self._async_send(waiting)
+                    await self._sender.async_send(waiting)
                 finally:
                     # Idle again: this sender sends the next event taken now.
                     self._idle_senders += 1
@@ -231,51 +221,6 @@ class EventPublisher:
                         self._drained = None
         finally:
             self._idle_senders -= 1
-
-    async def _async_send(self, waiting: Waiting) -> None:
-        event = waiting.event
-        try:
-            acknowledged = await async_publish_event(
-                self._hass, event.topic, event.payload, event.qos, event.expires_at
-            )
-        except HomeAssistantError as err:
-            if client_kept_message(err, event.qos):
-                self.counters.published += 1
-                self._waits.async_sent(event.event_id)
-            else:
-                self._async_failed(event, err)
-        # Whatever else the client raises, the event ends counted.
-        except Exception as err:  # noqa: BLE001
-            self._async_failed(event, err)
-        else:
-            self._waits.async_sent(event.event_id)
-            if not acknowledged:
-                self.counters.unacknowledged += 1
-                self._unacknowledged_log.warning(
-                    "Event %s to %s: the broker did not acknowledge it within %.0f s;"
-                    " it is counted as unacknowledged and may arrive late",
-                    event.event_id,
-                    event.topic,
-                    ACK_TIMEOUT,
-                )
-                return
-            self.counters.published += 1
-            if self._failing:
-                self._failing = False
-                _LOGGER.info("Publishing to the broker works again")
-            if event.qos > 0 and waiting.accepted_at is not None:
-                self.last_latency_ms = (time.monotonic() - waiting.accepted_at) * 1000
-
-    @callback
-    def _async_failed(self, event: OutgoingEvent, err: Exception) -> None:
-        self.counters.failed += 1
-        self._waits.async_end(event.event_id, Outcome.DROPPED)
-        # One warning per outage, not one per event.
-        if not self._failing:
-            self._failing = True
-            _LOGGER.warning(
-                "Publishing event %s to %s failed: %s", event.event_id, event.topic, err
-            )
 
     @callback
     def _async_drop_expired(self, _now: datetime) -> None:

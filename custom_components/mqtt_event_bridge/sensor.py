@@ -21,8 +21,8 @@ from .const import JSON_INT_MAX
 from .entity import BridgeEntity
 from .forwarding import ForwardCounters
 from .models import BridgeConfigEntry, BridgeRuntimeData
-from .publisher import PublishCounters
 from .responses import ResponseCounters
+from .sender import PublishCounters
 
 # Entities only read state kept by the listener; no update is ever polled.
 PARALLEL_UPDATES = 0
