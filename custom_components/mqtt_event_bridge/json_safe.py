@@ -46,11 +46,6 @@ def _text(value: str) -> str:
 
 
 def text_of(value: object) -> str:
-    """Give an object's text as `json_safe` would: cut, valid, never raising."""
-    return _object_text(value)
-
-
-def _object_text(value: object) -> str:
     """Give an object's text, cut at MAX_FORWARD_TEXT; its type's when it has none."""
     try:
         text = str(value)
@@ -92,7 +87,7 @@ def _safe(value: Any, depth: int, budget: _Budget) -> Any:
     except TooLarge:
         raise
     except Exception:  # noqa: BLE001 - any object can fail; it becomes text
-        return _object_text(value)
+        return text_of(value)
 
 
 def _safe_text(value: str) -> str:
@@ -117,14 +112,14 @@ def _json_safe(value: Any, depth: int, budget: _Budget) -> Any:  # noqa: PLR0911
     if as_dict is None and not isinstance(
         value, Mapping | list | tuple | set | frozenset
     ):
-        return _object_text(value)
+        return text_of(value)
     if depth >= MAX_FORWARD_DEPTH:
         return None
     if as_dict is not None:
         return _safe(value.as_dict(), depth + 1, budget)
     if isinstance(value, Mapping):
         return {
-            _safe_text(key) if isinstance(key, str) else _object_text(key): _safe(
+            _safe_text(key) if isinstance(key, str) else text_of(key): _safe(
                 item, depth + 1, budget
             )
             for key, item in value.items()

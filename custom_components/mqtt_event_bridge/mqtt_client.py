@@ -178,11 +178,18 @@ def async_when_subscribed(
 
     None where HA cannot tell (before 2025.12): the caller waits a fixed time.
     """
-    on_done = getattr(mqtt, "async_on_subscribe_done", None)
-    if on_done is None:
+    if (on_done := _on_subscribe_done()) is None:
         return None
     unsubscribe: CALLBACK_TYPE = on_done(hass, topic, qos, done)
     return unsubscribe
+
+
+def _on_subscribe_done() -> Callable[..., CALLBACK_TYPE] | None:
+    """Give HA's `async_on_subscribe_done` (HA 2025.12 and newer), or None."""
+    found: Callable[..., CALLBACK_TYPE] | None = getattr(
+        mqtt, "async_on_subscribe_done", None
+    )
+    return found
 
 
 def _tcp_socket(hass: HomeAssistant) -> socket.socket | None:
@@ -246,6 +253,6 @@ def features(hass: HomeAssistant) -> dict[str, bool]:
     return {
         "mqtt5": is_mqtt5(hass),
         "broker_expiry": sets_broker_expiry(hass),
-        "subscribe_acknowledged": hasattr(mqtt, "async_on_subscribe_done"),
+        "subscribe_acknowledged": _on_subscribe_done() is not None,
         "tcp_nodelay": nodelay_in_effect(hass),
     }
