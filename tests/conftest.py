@@ -3,12 +3,13 @@
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from datetime import timedelta
 from enum import Enum
+import faulthandler
 import json
 import os
 from pathlib import Path
 import signal
 import subprocess
-from typing import Any
+from typing import IO, Any
 from unittest.mock import MagicMock
 
 from homeassistant.components.mqtt import MQTT_CONNECTION_STATE
@@ -43,6 +44,22 @@ from custom_components.mqtt_event_bridge.const import (
 )
 
 pytest_plugins = ["pytest_homeassistant_custom_component"]
+
+
+# Where each test process writes every thread's stack when it gets SIGUSR1:
+# scripts/test sends that to a run that outlives its limit, then prints the
+# files. (Its own stderr would not do: pytest captures it during a test.)
+STACKS = "MQTT_EVENT_BRIDGE_STACKS"
+_stacks: list[IO[str]] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let scripts/test see where a hung run (or any of its workers) stands."""
+    folder = os.environ.get(STACKS)
+    if folder and not _stacks:
+        stream = (Path(folder) / f"pytest-{os.getpid()}.txt").open("w")
+        _stacks.append(stream)  # faulthandler writes here until the process ends
+        faulthandler.register(signal.SIGUSR1, file=stream, all_threads=True)
 
 
 @pytest.fixture(autouse=True)
