@@ -1,6 +1,6 @@
 """The benchmark's subscriber and responder, each in a process of its own.
 
-`scripts/bench.py` starts the subscriber as `bench_subscriber.py PORT TOPIC
+The benchmark starts the subscriber as `subscriber.py PORT TOPIC
 QOS`. Once the broker has acknowledged its subscription it prints `["ready",
 CLOCK]`, then one JSON line `[RUN, SEQ, ARRIVAL]` per message that carries a
 run and a sequence number. CLOCK and ARRIVAL are `time.perf_counter()`, which
@@ -8,7 +8,7 @@ on Linux reads the same clock in every process (CLOCK_MONOTONIC); the
 benchmark checks CLOCK against its own. ARRIVAL is read as paho hands the
 message over, before anything else is done with it.
 
-With a fourth argument, `bench_subscriber.py PORT TOPIC QOS ANSWERS`, it is
+With a fourth argument, `subscriber.py PORT TOPIC QOS ANSWERS`, it is
 the responder of the ask-and-wait measurement instead: it answers each event
 on TOPIC at once, with a response for its event id on the topic ANSWERS, at
 QOS, like an automation elsewhere that reports back. It prints only the ready

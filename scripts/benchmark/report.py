@@ -1,0 +1,331 @@
+"""The benchmark's figures as lines while it runs, ratios at the end, and tables.
+
+The ratios compare senders measured in the same run; `table` turns the JSON
+of one or more runs into the Markdown tables of docs/performance.md.
+"""
+
+import statistics
+
+from .rows import Ask, BeforeRatios, ForwardRatios, Results, Run, SenderRatios, Versus
+
+BRIDGE = "bridge"
+BEFORE = "bridge before"
+ACTION = "mqtt.publish action"
+RAW = "raw async_publish"
+RAW_CONCURRENT = "raw async_publish (concurrent)"
+SAME_EXPIRY = "mqtt.publish action + expiry"
+PAIR_BRIDGE = "bridge (expiry pair)"
+STREAM_NAME = "mqtt_eventstream (qos 0)"
+# The forwarding runs besides the sequential one: key, mode.
+OTHER_FORWARDS = {
+    "sparse": "forward sparse",
+    "state": "forward state sequential",
+    "state sparse": "forward state sparse",
+}
+
+
+def print_run(r: Run) -> None:
+    """One line of the table."""
+    c, e = r.caller_ms, r.e2e_ms
+    # Bursts give a rate; sequential runs, the loop's CPU time per event.
+    extra = f"{r.events_per_s:6.0f} ev/s | " if r.events_per_s else ""
+    if r.loop_cpu_us is not None:
+        extra = f"loop cpu {r.loop_cpu_us:4.0f} us/event | "
+    mode = r.mode if r.round is None else f"{r.mode[:8]} {r.round}"
+    print(
+        f"{r.broker:<7} qos {r.qos} {mode:<10} {r.name:<31} "
+        f"caller p50 {c.p50:6.3f} p99 {c.p99:6.3f} max {c.max:7.2f} | "
+        f"e2e p50 {e.p50:7.3f} p95 {e.p95:7.3f} p99 {e.p99:7.3f} "
+        f"max {e.max:7.2f} ms | {extra}lost {r.lost} dup {r.duplicates}",
+        flush=True,
+    )
+
+
+def print_ask(r: Ask) -> None:
+    """One line of the ask-and-wait figures."""
+    b, h = r.bridge_ms, r.by_hand_ms
+    print(
+        f"{r.broker:<7} qos {r.qos} ask and wait, {r.n} questions: bridge"
+        f" p50 {b.p50:.3f} p99 {b.p99:.3f} ms | by hand p50 {h.p50:.3f}"
+        f" p99 {h.p99:.3f} ms | the bridge adds {r.added_p50_ms:.3f} ms at p50",
+        flush=True,
+    )
+
+
+def _by_name(
+    runs: list[Run], broker: str, mode: str, qos: int | None = None
+) -> dict[str, Run]:
+    """Index the single runs (not rounds) of one broker and mode by sender."""
+    return {
+        r.name: r
+        for r in runs
+        if (r.broker, r.mode) == (broker, mode)
+        and r.round is None
+        and qos in (None, r.qos)
+    }
+
+
+def _rounds(
+    runs: list[Run], broker: str, mode: str, qos: int | None = None
+) -> list[Run]:
+    return [
+        r
+        for r in runs
+        if (r.broker, r.mode) == (broker, mode)
+        and r.round is not None
+        and qos in (None, r.qos)
+    ]
+
+
+def _paired_rates(rounds: list[Run], sender: str, baseline: str) -> list[float]:
+    """Each round's burst rate of `sender` against `baseline`'s, sorted."""
+    rates = {(r.round, r.name): r.events_per_s or 0.0 for r in rounds}
+    numbers = {r.round for r in rounds}
+    return sorted(rates[(k, sender)] / rates[(k, baseline)] for k in numbers)
+
+
+def _loop_cpu(run: Run) -> float:
+    assert run.loop_cpu_us is not None
+    return run.loop_cpu_us
+
+
+def _rate(run: Run) -> float:
+    assert run.events_per_s is not None
+    return run.events_per_s
+
+
+def sender_ratios(results: Results) -> list[SenderRatios]:
+    """Compare the bridge with the baselines, per broker setting and QoS."""
+    rows = []
+    for broker, qos in sorted({(r.broker, r.qos) for r in results.runs}):
+        seq = _by_name(results.runs, broker, "sequential", qos)
+        burst = _by_name(results.runs, broker, "burst", qos)
+        rounds = _rounds(results.runs, broker, "concurrent", qos)
+        action = _paired_rates(rounds, BRIDGE, ACTION)
+        same_expiry: dict[str, float | None] = {}
+        if SAME_EXPIRY in seq:
+            same_expiry = {
+                "e2e_p50_vs_action_same_expiry": seq[PAIR_BRIDGE].e2e_ms.p50
+                / seq[SAME_EXPIRY].e2e_ms.p50,
+                "concurrent_vs_action_same_expiry": statistics.median(
+                    _paired_rates(rounds, PAIR_BRIDGE, SAME_EXPIRY)
+                ),
+            }
+        rows.append(
+            SenderRatios(
+                broker=broker,
+                qos=qos,
+                e2e_p50_vs_action=seq[BRIDGE].e2e_ms.p50 / seq[ACTION].e2e_ms.p50,
+                e2e_p50_vs_raw=seq[BRIDGE].e2e_ms.p50 / seq[RAW].e2e_ms.p50,
+                e2e_p99_ms=seq[BRIDGE].e2e_ms.p99,
+                loop_cpu_more_than_action_us=_loop_cpu(seq[BRIDGE])
+                - _loop_cpu(seq[ACTION]),
+                burst_vs_action=_rate(burst[BRIDGE]) / _rate(burst[ACTION]),
+                concurrent_vs_action=statistics.median(action),
+                concurrent_vs_action_range=(action[0], action[-1]),
+                burst_vs_raw=_rate(burst[BRIDGE]) / _rate(burst[RAW_CONCURRENT]),
+                caller_p99_ms=max(
+                    seq[BRIDGE].caller_ms.p99, burst[BRIDGE].caller_ms.p99
+                ),
+                **same_expiry,
+            )
+        )
+    return rows
+
+
+def before_ratios(results: Results, revision: str) -> list[BeforeRatios]:
+    """Compare the code with the earlier revision's, where both took turns."""
+    rows = []
+    for broker, qos in sorted({(r.broker, r.qos) for r in results.runs}):
+        seq = _by_name(results.runs, broker, "sequential", qos)
+        if BEFORE not in seq:
+            continue
+        rows.append(
+            BeforeRatios(
+                broker=broker,
+                qos=qos,
+                revision=revision,
+                loop_cpu_us=_loop_cpu(seq[BRIDGE]),
+                before_loop_cpu_us=_loop_cpu(seq[BEFORE]),
+                action_loop_cpu_us=_loop_cpu(seq[ACTION]),
+                e2e_p50_ms=seq[BRIDGE].e2e_ms.p50,
+                before_e2e_p50_ms=seq[BEFORE].e2e_ms.p50,
+                caller_p50_ms=seq[BRIDGE].caller_ms.p50,
+                before_caller_p50_ms=seq[BEFORE].caller_ms.p50,
+            )
+        )
+    return rows
+
+
+def _versus(bridge: Run, stream: Run) -> Versus:
+    return Versus(
+        e2e_p50_vs_eventstream=bridge.e2e_ms.p50 / stream.e2e_ms.p50,
+        e2e_p50_more_us=(bridge.e2e_ms.p50 - stream.e2e_ms.p50) * 1000,
+        fire_p50_us=bridge.caller_ms.p50 * 1000,
+        eventstream_fire_p50_us=stream.caller_ms.p50 * 1000,
+    )
+
+
+def forward_ratios(results: Results) -> list[ForwardRatios]:
+    """Each bridge's forwarding against mqtt_eventstream, per broker setting."""
+    rows = []
+    for broker in sorted({r.broker for r in results.forward}):
+        seq = _by_name(results.forward, broker, "forward sequential")
+        others = {
+            key: _by_name(results.forward, broker, mode)
+            for key, mode in OTHER_FORWARDS.items()
+        }
+        rounds = _rounds(results.forward, broker, "forward burst")
+        for name in sorted(n for n in seq if n != STREAM_NAME):
+            paired = _paired_rates(rounds, name, STREAM_NAME)
+            fire = [r.caller_ms.p50 for r in rounds if r.name == name]
+            fire_stream = [r.caller_ms.p50 for r in rounds if r.name == STREAM_NAME]
+            rows.append(
+                ForwardRatios(
+                    broker=broker,
+                    name=name,
+                    e2e_p50_vs_eventstream=seq[name].e2e_ms.p50
+                    / seq[STREAM_NAME].e2e_ms.p50,
+                    e2e_p99_ms=seq[name].e2e_ms.p99,
+                    loop_cpu_more_us=_loop_cpu(seq[name]) - _loop_cpu(seq[STREAM_NAME]),
+                    burst_vs_eventstream=statistics.median(paired),
+                    burst_vs_eventstream_range=(paired[0], paired[-1]),
+                    fire_p50_us=statistics.median(fire) * 1000,
+                    eventstream_fire_p50_us=statistics.median(fire_stream) * 1000,
+                    others={
+                        key: _versus(runs[name], runs[STREAM_NAME])
+                        for key, runs in others.items()
+                        if name in runs
+                    },
+                )
+            )
+    return rows
+
+
+def print_ratios(results: Results) -> None:
+    """Print the ratios as sentences."""
+    for r in results.ratios:
+        print(
+            f"  {r.broker} broker, qos {r.qos}: e2e p50 x{r.e2e_p50_vs_action:.2f}"
+            f" of the action, x{r.e2e_p50_vs_raw:.2f} of raw, e2e p99"
+            f" {r.e2e_p99_ms:.2f} ms; burst x{r.burst_vs_action:.2f} of the action"
+            f" (one loop), x{r.concurrent_vs_action:.2f} (many callers at once,"
+            f" median, {r.concurrent_vs_action_range[0]:.2f}"
+            f"-{r.concurrent_vs_action_range[1]:.2f}), x{r.burst_vs_raw:.2f} of raw"
+            f" concurrent; caller p99 {r.caller_p99_ms:.3f} ms; loop cpu per event"
+            f" {r.loop_cpu_more_than_action_us:+.0f} us"
+        )
+        if r.e2e_p50_vs_action_same_expiry is not None:
+            print(
+                "    against the action given the same broker-side expiry (MQTT 5):"
+                f" e2e p50 x{r.e2e_p50_vs_action_same_expiry:.2f}, many callers"
+                f" x{r.concurrent_vs_action_same_expiry:.2f} (median)"
+            )
+    for b in results.before:
+        print(
+            f"  {b.broker} broker, qos {b.qos}, against {b.revision} taking turns:"
+            f" loop cpu per event {b.loop_cpu_us:.0f} us against"
+            f" {b.before_loop_cpu_us:.0f} us ({b.loop_cpu_more_us:+.0f} us,"
+            f" {b.loop_cpu_more_share:+.0%} of the earlier cost beyond the action's"
+            f" {b.action_loop_cpu_us:.0f} us); e2e p50 {b.e2e_p50_ms:.3f} against"
+            f" {b.before_e2e_p50_ms:.3f} ms"
+        )
+    for f in results.forward_ratios:
+        print(
+            f"  {f.broker} broker, {f.name} against mqtt_eventstream: e2e p50"
+            f" x{f.e2e_p50_vs_eventstream:.2f}, e2e p99 {f.e2e_p99_ms:.2f} ms; burst"
+            f" x{f.burst_vs_eventstream:.2f} (median,"
+            f" {f.burst_vs_eventstream_range[0]:.2f}"
+            f"-{f.burst_vs_eventstream_range[1]:.2f}); fire p50 {f.fire_p50_us:.0f} us"
+            f" against {f.eventstream_fire_p50_us:.0f} us; loop cpu per event"
+            f" {f.loop_cpu_more_us:+.0f} us"
+        )
+        for key, v in f.others.items():
+            print(
+                f"    {key}: e2e p50 x{v.e2e_p50_vs_eventstream:.2f}"
+                f" ({v.e2e_p50_more_us:+.0f} us); fire p50 {v.fire_p50_us:.0f} us"
+                f" against {v.eventstream_fire_p50_us:.0f} us"
+            )
+
+
+def _spread(values: list[float], form: str) -> str:
+    """One figure per run: the median, and the range when there are several."""
+    middle = format(statistics.median(values), form)
+    if min(values) == max(values):
+        return middle
+    return f"{middle} ({format(min(values), form)} to {format(max(values), form)})"
+
+
+def table(runs: list[Results]) -> str:
+    """Markdown tables of one or more runs: the median, and the range across runs."""
+    versions = ", ".join(sorted({results.home_assistant for results in runs}))
+    sizes = ", ".join(str(n) for n in sorted({results.n for results in runs}))
+    lines = [
+        f"Home Assistant {versions}; {len(runs)} run(s) of N = {sizes} events per"
+        " sender; each cell the median across runs, with the range when they differ.",
+    ]
+    keys = sorted({(r.broker, r.qos) for results in runs for r in results.ratios})
+    if keys:
+        lines += [
+            "",
+            "| Broker | QoS | e2e p50 / action | loop CPU beyond action (µs)"
+            " | e2e p99 (ms) | caller p99 (ms) | many callers / action |",
+            "|---|---|---|---|---|---|---|",
+        ]
+    for broker, qos in keys:
+        rows = [
+            r
+            for results in runs
+            for r in results.ratios
+            if (r.broker, r.qos) == (broker, qos)
+        ]
+        lines.append(
+            f"| {broker} | {qos}"
+            f" | {_spread([r.e2e_p50_vs_action for r in rows], '.2f')}"
+            f" | {_spread([r.loop_cpu_more_than_action_us for r in rows], '+.0f')}"
+            f" | {_spread([r.e2e_p99_ms for r in rows], '.2f')}"
+            f" | {_spread([r.caller_p99_ms for r in rows], '.3f')}"
+            f" | {_spread([r.concurrent_vs_action for r in rows], '.2f')} |"
+        )
+    before = [b for results in runs for b in results.before]
+    if before:
+        lines += [
+            "",
+            "| Broker | QoS | Loop CPU per event, this code (µs)"
+            " | the earlier code (µs) | difference | e2e p50, this code (ms)"
+            " | the earlier code (ms) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for broker, qos in sorted({(b.broker, b.qos) for b in before}):
+            rows_b = [b for b in before if (b.broker, b.qos) == (broker, qos)]
+            lines.append(
+                f"| {broker} | {qos}"
+                f" | {_spread([b.loop_cpu_us for b in rows_b], '.0f')}"
+                f" | {_spread([b.before_loop_cpu_us for b in rows_b], '.0f')}"
+                f" | {_spread([b.loop_cpu_more_us for b in rows_b], '+.0f')} µs"
+                f" | {_spread([b.e2e_p50_ms for b in rows_b], '.3f')}"
+                f" | {_spread([b.before_e2e_p50_ms for b in rows_b], '.3f')} |"
+            )
+    forwards = [f for results in runs for f in results.forward_ratios]
+    if forwards:
+        lines += [
+            "",
+            "| Broker | Forwarder | e2e p50 / mqtt_eventstream | state changes"
+            " | e2e p99 (ms) | burst / mqtt_eventstream |",
+            "|---|---|---|---|---|---|",
+        ]
+        for broker, name in sorted({(f.broker, f.name) for f in forwards}):
+            rows_f = [f for f in forwards if (f.broker, f.name) == (broker, name)]
+            state = [
+                f.others["state"].e2e_p50_vs_eventstream
+                for f in rows_f
+                if "state" in f.others
+            ]
+            lines.append(
+                f"| {broker} | {name}"
+                f" | {_spread([f.e2e_p50_vs_eventstream for f in rows_f], '.2f')}"
+                f" | {_spread(state, '.2f') if state else '-'}"
+                f" | {_spread([f.e2e_p99_ms for f in rows_f], '.2f')}"
+                f" | {_spread([f.burst_vs_eventstream for f in rows_f], '.2f')} |"
+            )
+    return "\n".join(lines) + "\n"
