@@ -27,7 +27,7 @@ from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 from syrupy.assertion import SnapshotAssertion
 import voluptuous as vol
 
-from custom_components.mqtt_event_bridge import camera_event, envelope
+from custom_components.mqtt_event_bridge import camera_event, camera_fields, envelope
 from custom_components.mqtt_event_bridge.const import (
     CONF_BASE_URL,
     CONF_THUMBNAIL_LIFETIME,
@@ -635,13 +635,13 @@ async def test_bad_values_are_refused(
 
 def test_read_number() -> None:
     """Numbers and their text; past a float's range, infinity or refused."""
-    assert camera_event.read_number("87.5") == 87.5
-    assert camera_event.read_number(87) == 87.0
-    assert camera_event.read_number(10**400) == math.inf
-    assert camera_event.read_number(-(10**400)) == -math.inf
+    assert camera_fields.read_number("87.5") == 87.5
+    assert camera_fields.read_number(87) == 87.0
+    assert camera_fields.read_number(10**400) == math.inf
+    assert camera_fields.read_number(-(10**400)) == -math.inf
     for refused in (True, "high", Fraction(10**400, 3)):
         with pytest.raises(vol.Invalid):
-            camera_event.read_number(refused)
+            camera_fields.read_number(refused)
 
 
 @pytest.mark.usefixtures("init_integration")

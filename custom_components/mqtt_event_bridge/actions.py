@@ -22,7 +22,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
-from .camera_event import CAMERA_FIELDS, camera_fields, read_number
+from .camera_fields import CAMERA_FIELDS, camera_fields, read_number
 from .const import (
     ATTR_DATA,
     ATTR_EVENT_ID,
