@@ -345,7 +345,7 @@ async def test_ha_stop_ends_a_publish_of_everything_under_way(
     if removed_type:
         # A config topic to clear, as after a change of the discovery prefix.
         discovery = init_integration.runtime_data.discovery
-        discovery._stored["published"]["old/device/x/config"] = {"a": "event"}
+        discovery._record.published["old/device/x/config"] = {"a": "event"}
     release = asyncio.Event()
     held: list[str] = []
 
@@ -465,7 +465,7 @@ async def test_type_limit(
 ) -> None:
     """Past the limit, new types are published but not offered."""
     monkeypatch.setattr(
-        "custom_components.mqtt_event_bridge.discovery.MAX_EVENT_TYPES", 1
+        "custom_components.mqtt_event_bridge.discovery_record.MAX_EVENT_TYPES", 1
     )
     await call_action(hass, "publish_event", {"event_type": "one"})
     await call_action(hass, "publish_event", {"event_type": "two"})
@@ -598,7 +598,7 @@ async def test_type_limit_warns_once(
 ) -> None:
     """A caller publishing new types past the limit is told once a minute."""
     monkeypatch.setattr(
-        "custom_components.mqtt_event_bridge.discovery.MAX_EVENT_TYPES", 0
+        "custom_components.mqtt_event_bridge.discovery_record.MAX_EVENT_TYPES", 0
     )
     for n in range(50):
         await call_action(hass, "publish_event", {"event_type": f"type{n}"})

@@ -10,7 +10,8 @@ from homeassistant.helpers.typing import ConfigType
 from .actions import async_setup_actions
 from .camera_event import CameraEvents
 from .const import DOMAIN
-from .discovery import DiscoveryPublisher, async_clear_discovery
+from .discovery import DiscoveryPublisher
+from .discovery_record import async_clear_discovery
 from .entity import async_split_shared_device
 from .first_event import FirstEventGate
 from .forwarding import EventForwarder, ForwardSettings, forward_type

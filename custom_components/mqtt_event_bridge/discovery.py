@@ -1,15 +1,17 @@
-"""Where MQTT discovery configs are built, published and cleared.
+"""When MQTT discovery configs and the bridge's availability are published.
 
 Each known event type becomes an MQTT `event` entity and a device trigger on
 the bridge's device, for HA's MQTT integration (this HA, or another one on the
-same broker) to create. Configs are retained; what was published is kept in a
-Store, so that removing the bridge, or a type, leaves nothing on the broker.
+same broker) to create. Configs are retained and published again whenever
+MQTT connects or HA's birth message comes; what was published is recorded
+(discovery_record.py), so that removing the bridge, or a type, leaves nothing
+on the broker.
 """
 
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 import logging
-from typing import Any, TypedDict
+from typing import Any
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntry
@@ -18,37 +20,15 @@ from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.json import json_dumps
-from homeassistant.helpers.storage import Store
 from homeassistant.loader import async_get_integration
 
-from .const import (
-    CAMERA_EVENT_TYPE,
-    DISCOVERY_REPUBLISH_COOLDOWN,
-    DISCOVERY_STORAGE_VERSION,
-    DOMAIN,
-    MAX_EVENT_TYPES,
-)
+from .const import DISCOVERY_REPUBLISH_COOLDOWN, DOMAIN
 from .discovery_payloads import Origin, components, config_payload, config_topic
+from .discovery_record import DiscoveryRecord
 from .mqtt_client import OFFLINE, ONLINE, discovery_prefix, ha_status
-from .ratelimit import LogLimiter
-from .storage import async_load_store
-from .topics import availability_topic, is_valid_name, prefix_error, topic_error
+from .topics import availability_topic
 
 _LOGGER = logging.getLogger(__name__)
-
-
-class StoredDiscovery(TypedDict):
-    """What the discovery Store keeps for an entry."""
-
-    event_types: list[str]
-    # Discovery topic -> {component id: platform} published there.
-    published: dict[str, dict[str, str]]
-    prefix: str | None
-
-
-def discovery_store(hass: HomeAssistant, entry_id: str) -> Store[StoredDiscovery]:
-    """Where an entry's event types and published configs are remembered."""
-    return Store(hass, DISCOVERY_STORAGE_VERSION, f"{DOMAIN}.{entry_id}.discovery")
 
 
 @dataclass(kw_only=True)
@@ -60,15 +40,9 @@ class DiscoveryPublisher:
     prefix: str
     enabled: bool
     configured_types: list[str]
-    _store: Store[StoredDiscovery] = field(init=False)
-    _stored: StoredDiscovery = field(init=False)
+    _record: DiscoveryRecord = field(init=False)
     _version: str = field(init=False, default="")
-    # Every type offered, for a cheap check on each publish.
-    _known: set[str] = field(init=False, default_factory=set)
     _unsubscribe: list[CALLBACK_TYPE] = field(init=False, default_factory=list)
-    _limit_log: LogLimiter = field(
-        init=False, default_factory=lambda: LogLimiter(_LOGGER)
-    )
     # HA's birth message, which anyone can publish, asks at most once a cooldown.
     _birth: Debouncer[Coroutine[Any, Any, None]] = field(init=False)
     # One publish of everything at a time; a request meanwhile makes one more.
@@ -79,14 +53,10 @@ class DiscoveryPublisher:
 
     async def async_start(self) -> None:
         """Restore what was published, then publish whenever MQTT (re)connects."""
-        self._store = discovery_store(self.hass, self.entry.entry_id)
-        self._stored = _checked_stored(await async_load_store(self._store))
-        # Camera events have their own entity and trigger, always offered.
-        self._known = {
-            CAMERA_EVENT_TYPE,
-            *self.configured_types,
-            *self._stored["event_types"],
-        }
+        self._record = DiscoveryRecord(
+            self.hass, self.entry.entry_id, self.configured_types
+        )
+        await self._record.async_load()
         self._birth = Debouncer(
             self.hass,
             _LOGGER,
@@ -115,21 +85,17 @@ class DiscoveryPublisher:
         self._unsubscribe = []
         self._birth.async_shutdown()
         self._async_say_offline()
-        # What was published must be known to the next start, or to a removal.
-        await self._store.async_save(self._stored)
+        await self._record.async_save()
 
     @property
     def event_types(self) -> list[str]:
         """Configured types first, then those first seen in a publish."""
-        seen = [
-            t for t in self._stored["event_types"] if t not in self.configured_types
-        ]
-        return [*self.configured_types, *seen]
+        return self._record.event_types
 
     @property
     def published_topics(self) -> list[str]:
         """Discovery topics that hold a config of this bridge."""
-        return list(self._stored["published"])
+        return list(self._record.published)
 
     @callback
     def async_offer(self, event_type: str) -> bool:
@@ -138,19 +104,7 @@ class DiscoveryPublisher:
         True when the type is new and its config goes out now: its first
         events should wait for HA to listen (see first_event.py).
         """
-        if event_type in self._known:
-            return False
-        if len(self._stored["event_types"]) >= MAX_EVENT_TYPES:
-            self._limit_log.warning(
-                "Not adding event type %s to discovery: %d types are the limit",
-                event_type,
-                MAX_EVENT_TYPES,
-            )
-            return False
-        self._known.add(event_type)
-        self._stored["event_types"].append(event_type)
-        self._store.async_delay_save(lambda: self._stored, 1)
-        if not mqtt.is_connected(self.hass):
+        if not self._record.async_add(event_type) or not mqtt.is_connected(self.hass):
             return False
         self._async_schedule_publish_all()
         return self.enabled
@@ -208,11 +162,11 @@ class DiscoveryPublisher:
 
     async def _async_publish_all(self) -> None:
         """Publish availability and every config; clear what is no longer wanted."""
-        old_prefix = self._stored["prefix"]
+        old_prefix = self._record.prefix
         if old_prefix is not None and old_prefix != self.prefix:
             # The prefix changed: the old availability topic must not linger.
             await self._async_publish(availability_topic(old_prefix), "")
-        self._stored["prefix"] = self.prefix
+        self._record.prefix = self.prefix
         await self._async_publish(availability_topic(self.prefix), ONLINE)
         wanted: dict[str, dict[str, dict[str, Any]]] = {}
         if self.enabled:
@@ -220,7 +174,7 @@ class DiscoveryPublisher:
             wanted[topic] = components(
                 self.prefix, self.entry.entry_id, self.event_types
             )
-        published = self._stored["published"]
+        published = self._record.published
         for topic in [t for t in published if t not in wanted]:
             if self._stopping:
                 return
@@ -240,7 +194,7 @@ class DiscoveryPublisher:
             published[topic] = {
                 object_id: config["platform"] for object_id, config in configs.items()
             }
-        self._store.async_delay_save(lambda: self._stored, 1)
+        self._record.async_save_later()
 
     async def _async_publish(self, topic: str, payload: str) -> None:
         """Publish retained; paho keeps a QoS 1 message until it can send it."""
@@ -248,55 +202,3 @@ class DiscoveryPublisher:
             await mqtt.async_publish(self.hass, topic, payload, 1, retain=True)
         except HomeAssistantError as err:
             _LOGGER.debug("Publishing %s waits for the broker: %s", topic, err)
-
-
-def _checked_stored(raw: Any) -> StoredDiscovery:
-    """Keep what is sound of a (possibly hand-edited) Store; drop the rest."""
-    stored = StoredDiscovery(event_types=[], published={}, prefix=None)
-    if raw is None:
-        return stored
-    if not isinstance(raw, dict):
-        raw = {}
-    types = raw.get("event_types")
-    if isinstance(types, list):
-        valid = [t for t in types if isinstance(t, str) and is_valid_name(t)]
-        stored["event_types"] = list(dict.fromkeys(valid))[:MAX_EVENT_TYPES]
-    published = raw.get("published")
-    if isinstance(published, dict):
-        stored["published"] = {
-            topic: components
-            for topic, components in published.items()
-            if isinstance(topic, str)
-            and topic_error(topic) is None
-            and isinstance(components, dict)
-            and all(
-                isinstance(key, str) and isinstance(value, str)
-                for key, value in components.items()
-            )
-        }
-    prefix = raw.get("prefix")
-    if isinstance(prefix, str) and prefix_error(prefix) is None:
-        stored["prefix"] = prefix
-    if stored != raw:
-        _LOGGER.warning(
-            "Parts of the saved discovery state were not valid and are ignored"
-        )
-    return stored
-
-
-async def async_clear_discovery(hass: HomeAssistant, entry_id: str) -> None:
-    """Clear every config and the availability a removed entry left retained."""
-    store = discovery_store(hass, entry_id)
-    stored = _checked_stored(await async_load_store(store))
-    if stored == StoredDiscovery(event_types=[], published={}, prefix=None):
-        await store.async_remove()
-        return
-    topics = list(stored["published"])
-    if stored["prefix"] is not None:
-        topics.append(availability_topic(stored["prefix"]))
-    for topic in topics:
-        try:
-            await mqtt.async_publish(hass, topic, "", 1, retain=True)
-        except HomeAssistantError as err:
-            _LOGGER.warning("Could not clear %s from the broker: %s", topic, err)
-    await store.async_remove()
