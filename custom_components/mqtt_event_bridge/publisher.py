@@ -1,21 +1,15 @@
 """How an entry's accepted events get from its outbox to HA's MQTT client.
 
-An action returns once its event is in the entry's outbox (outbox.py). While MQTT is
-connected the outbox drains at once: up to MAX_IN_FLIGHT events are taken, in
-order, and handed to senders, tasks of the entry that each send one and wait
-for its acknowledgement, then send the next taken one, until none is left. So
-several events wait for their acknowledgement at the same time, and a burst
-does not cost a task per event. HA's client passes a message to paho before
-its first await, and a sender sends its event in one step, so the order on the
-wire is the order of acceptance.
-
-While MQTT is disconnected, events wait; they leave the outbox expired,
-overflowed, or to a sender (sender.py), which counts how each ended.
+An action returns once its event is in the entry's outbox (outbox.py). While
+MQTT is connected the outbox drains at once, oldest first, into the events in
+flight (in_flight.py), as far as they have room. While MQTT is disconnected,
+events wait; they leave the outbox expired, overflowed, or to a sender
+(sender.py), which counts how each ended.
 """
 
 import asyncio
-from collections import deque
 from collections.abc import Callable
+import contextlib
 from datetime import datetime, timedelta
 import logging
 import time
@@ -26,8 +20,9 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
-from .const import DRAIN_TIMEOUT, EXPIRY_CHECK_INTERVAL, MAX_IN_FLIGHT
+from .const import DRAIN_TIMEOUT, EXPIRY_CHECK_INTERVAL
 from .envelope import OutgoingEvent
+from .in_flight import InFlight
 from .outbox import Outbox, Waiting
 from .ratelimit import Updates
 from .sender import PublishCounters, Sender
@@ -56,18 +51,12 @@ class EventPublisher:
         self._waits = waits
         self._entry = entry
         self._outbox = Outbox(hass, entry.entry_id, max_count=outbox_size)
-        self._in_flight = 0
-        # Events taken from the outbox for sending (in flight, counted), in
-        # order; and senders waiting to start, each to send one of them.
-        self._taken: deque[Waiting] = deque()
-        self._idle_senders = 0
+        self._sender = Sender(hass, waits)
+        self._in_flight = InFlight(hass, entry, self._sender, self._async_sent)
         self._connected = False
         self._running = False
-        # Unloading: nothing more is taken from the outbox; done once the
-        # events in flight have ended.
+        # Unloading: nothing more is taken from the outbox.
         self._draining = False
-        self._drained: asyncio.Future[None] | None = None
-        self._sender = Sender(hass, waits)
         self._updates = Updates(hass)
         self._unsubscribe: list[CALLBACK_TYPE] = []
 
@@ -94,7 +83,7 @@ class EventPublisher:
     @property
     def in_flight(self) -> int:
         """Events handed to the client and not yet acknowledged."""
-        return self._in_flight
+        return len(self._in_flight)
 
     @property
     def updates(self) -> Updates:
@@ -136,10 +125,9 @@ class EventPublisher:
         `async_stop`.
         """
         self._draining = True
-        if self._in_flight:
-            self._drained = drained = self._hass.loop.create_future()
-            await asyncio.wait({drained}, timeout=DRAIN_TIMEOUT)
-            self._drained = None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DRAIN_TIMEOUT):
+                await self._in_flight.async_wait_empty()
 
     async def async_stop(self) -> None:
         """Stop sending and save what still waits, for the next start."""
@@ -174,19 +162,14 @@ class EventPublisher:
 
     @callback
     def _async_dispatch(self) -> None:
-        """Take waiting events, oldest first, while the broker can take them.
-
-        A sender starts on the loop's next turn: the caller's action returns
-        at once, and no send ends (and calls this again) while this runs. One
-        is started only for a taken event no idle sender will send.
-        """
+        """Take waiting events, oldest first, while the broker can take them."""
         now: datetime | None = None
         while (
             self._running
             and not self._draining
             and self._connected
             and self._outbox
-            and self._in_flight < MAX_IN_FLIGHT
+            and self._in_flight.has_room
         ):
             waiting = self._outbox.async_popleft()
             now = now or dt_util.utcnow()
@@ -194,33 +177,13 @@ class EventPublisher:
                 self.counters.expired += 1
                 self._waits.async_end(waiting.event.event_id, Outcome.EXPIRED)
                 continue
-            self._in_flight += 1
-            self._taken.append(waiting)
-        while self._idle_senders < len(self._taken):
-            self._idle_senders += 1
-            self._entry.async_create_task(
-                self._hass, self._async_sender(), "publish events", eager_start=False
-            )
+            self._in_flight.async_take(waiting)
 
-    async def _async_sender(self) -> None:
-        """Send taken events, one at a time, until none is left."""
-        try:
-            while self._taken:
-                waiting = self._taken.popleft()
-                self._idle_senders -= 1
-                try:
-                    await self._sender.async_send(waiting)
-                finally:
-                    # Idle again: this sender sends the next event taken now.
-                    self._idle_senders += 1
-                    self._in_flight -= 1
-                    self._async_dispatch()
-                    self._async_changed()
-                    if not self._in_flight and self._drained is not None:
-                        self._drained.set_result(None)
-                        self._drained = None
-        finally:
-            self._idle_senders -= 1
+    @callback
+    def _async_sent(self) -> None:
+        """Take the next events: one in flight has ended."""
+        self._async_dispatch()
+        self._async_changed()
 
     @callback
     def _async_drop_expired(self, _now: datetime) -> None:
