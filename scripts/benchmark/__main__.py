@@ -15,7 +15,14 @@ import benchmark
 
 from .before import BEFORE_DOMAIN, earlier_revision
 from .harness import async_bench
-from .report import before_ratios, forward_ratios, print_ratios, sender_ratios, table
+from .report import (
+    before_ratios,
+    fill,
+    forward_ratios,
+    print_ratios,
+    sender_ratios,
+    table,
+)
 from .rows import Results
 from .scenarios import SCENARIOS
 
@@ -89,6 +96,13 @@ def _arguments() -> argparse.Namespace:
         metavar="JSON",
         help="print the Markdown tables of runs written with --json, and stop",
     )
+    parser.add_argument(
+        "--into",
+        nargs=2,
+        metavar=("PAGE", "BLOCK"),
+        help="with --table: write the tables between the page's markers"
+        " <!-- bench-table: BLOCK --> and <!-- end bench-table -->",
+    )
     args = parser.parse_args()
     if args.outbox < args.n:
         # The bench's bridges get an outbox of --outbox events; a burst from one
@@ -130,9 +144,12 @@ def main() -> int:
     """Run, print, write JSON; exit 1 if any event was lost."""
     args = _arguments()
     if args.table:
-        print(
-            table([Results.from_json(path.read_text()) for path in args.table]), end=""
-        )
+        tables = table([Results.from_json(path.read_text()) for path in args.table])
+        if args.into:
+            page = Path(args.into[0])
+            page.write_text(fill(page.read_text(), args.into[1], tables))
+        else:
+            print(tables, end="")
         return 0
     results = Results(
         date=time.strftime("%Y-%m-%d"),

@@ -306,6 +306,37 @@ def table(runs: list[Results]) -> str:
                 f" | {_spread([b.e2e_p50_ms for b in rows_b], '.3f')}"
                 f" | {_spread([b.before_e2e_p50_ms for b in rows_b], '.3f')} |"
             )
+    asks = [a for results in runs for a in results.ask]
+    if asks:
+        lines += [
+            "",
+            "| Broker | QoS | ask and wait p50, bridge (ms) | by hand (ms)"
+            " | the bridge adds (ms) |",
+            "|---|---|---|---|---|",
+        ]
+        for broker, qos in sorted({(a.broker, a.qos) for a in asks}):
+            rows_a = [a for a in asks if (a.broker, a.qos) == (broker, qos)]
+            lines.append(
+                f"| {broker} | {qos}"
+                f" | {_spread([a.bridge_ms.p50 for a in rows_a], '.2f')}"
+                f" | {_spread([a.by_hand_ms.p50 for a in rows_a], '.2f')}"
+                f" | {_spread([a.added_p50_ms for a in rows_a], '+.2f')} |"
+            )
+    memory = [results.memory for results in runs if results.memory is not None]
+    outbox = [results.outbox for results in runs if results.outbox is not None]
+    if memory and outbox:
+        growth = _spread([m.bridge_growth_kib for m in memory], "+.1f")
+        lines += [
+            "",
+            "| Figure | Value |",
+            "|---|---|",
+            f"| The bridge's own memory after {memory[0].events} more events (KiB)"
+            f" | {growth} |",
+            f"| Memory per event in the outbox, broker down (bytes)"
+            f" | {_spread([o.bytes_per_event for o in outbox], '.0f')} |",
+            f"| Broker back to every queued event acknowledged (s)"
+            f" | {_spread([o.flushed_s for o in outbox], '.1f')} |",
+        ]
     forwards = [f for results in runs for f in results.forward_ratios]
     if forwards:
         lines += [
@@ -329,3 +360,20 @@ def table(runs: list[Results]) -> str:
                 f" | {_spread([f.burst_vs_eventstream for f in rows_f], '.2f')} |"
             )
     return "\n".join(lines) + "\n"
+
+
+BLOCK_START = "<!-- bench-table: {} -->\n"
+BLOCK_END = "<!-- end bench-table -->"
+
+
+def block(markdown: str, name: str) -> str:
+    """Give the generated tables between a page's markers for block `name`."""
+    start = BLOCK_START.format(name)
+    return markdown.split(start, 1)[1].split(BLOCK_END, 1)[0]
+
+
+def fill(markdown: str, name: str, tables: str) -> str:
+    """Give the page with block `name` replaced by `tables`."""
+    start = BLOCK_START.format(name)
+    head, rest = markdown.split(start, 1)
+    return head + start + tables + BLOCK_END + rest.split(BLOCK_END, 1)[1]
