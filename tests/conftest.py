@@ -252,11 +252,21 @@ async def call_action(
     return dict(response)
 
 
+def doc_example(name: str, language: str = "yaml") -> str:
+    """The code block that follows `<!-- example: name -->` in the documentation."""
+    root = Path(__file__).parent.parent
+    marker = f"<!-- example: {name} -->\n```{language}\n"
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        text = page.read_text(encoding="utf-8")
+        if marker in text:
+            return text.split(marker, 1)[1].split("```", 1)[0]
+    msg = f"no example {name!r} in the documentation"
+    raise AssertionError(msg)
+
+
 def readme_example(name: str) -> dict[str, Any]:
-    """The YAML block that follows `<!-- example: name -->` in the README."""
-    text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    block = text.split(f"<!-- example: {name} -->\n```yaml\n", 1)[1].split("```", 1)
-    loaded = parse_yaml(block[0])
+    """The YAML example named `name` in the documentation, parsed."""
+    loaded = parse_yaml(doc_example(name))
     assert isinstance(loaded, dict)
     return loaded
 

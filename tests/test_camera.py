@@ -646,7 +646,7 @@ def test_read_number() -> None:
 
 @pytest.mark.usefixtures("init_integration")
 async def test_readme_camera_notification(hass: HomeAssistant) -> None:
-    """The README's automation sends the description and the picture to a phone."""
+    """The documented automation sends the description and the picture to a phone."""
     calls = async_mock_service(hass, "notify", "mobile_app_my_phone")
     automation = readme_example("camera-notification")
     assert await async_setup_component(hass, "automation", {"automation": automation})

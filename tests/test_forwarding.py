@@ -4,7 +4,6 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 import json
 import logging
-from pathlib import Path
 import random
 import re
 from typing import Any
@@ -55,6 +54,7 @@ from custom_components.mqtt_event_bridge.models import BridgeConfigEntry
 from custom_components.mqtt_event_bridge.topics import is_valid_forward_type
 from tests.conftest import (
     call_action,
+    doc_example,
     entities_follow,
     published,
     set_connected,
@@ -195,10 +195,8 @@ async def test_the_bus_call_writes_no_entity_state(
 async def test_the_readme_payload_is_what_goes_out(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient
 ) -> None:
-    """The README's forwarded state_changed has the keys a real one has."""
-    text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    marker = "<!-- example: forwarded-state-changed -->\n```json\n"
-    example = json.loads(text.split(marker, 1)[1].split("```", 1)[0])
+    """The documented forwarded state_changed has the keys a real one has."""
+    example = json.loads(doc_example("forwarded-state-changed", "json"))
     await setup_bridge(hass, **{CONF_FORWARD_EVENT_TYPES: ["state_changed"]})
     hass.states.async_set("light.kitchen", "off")
     hass.states.async_set("light.kitchen", "on")

@@ -33,7 +33,7 @@ from custom_components.mqtt_event_bridge.responses import (
     ResponseRejected,
     parse_response,
 )
-from tests.conftest import call_action
+from tests.conftest import call_action, readme_example
 
 LAST = "sensor.mqtt_event_bridge_ha_ai_last_response"
 RECEIVED = "sensor.mqtt_event_bridge_ha_ai_responses_received"
@@ -261,42 +261,10 @@ async def test_other_prefix_and_unload(
 
 @pytest.mark.usefixtures("init_integration")
 async def test_readme_failure_automation(hass: HomeAssistant) -> None:
-    """The README's example automation notifies on a failure, not on a success."""
+    """The documented example automation notifies on a failure, not on a success."""
     calls = async_mock_service(hass, "notify", "notify")
-    assert await async_setup_component(
-        hass,
-        "automation",
-        {
-            "automation": {
-                "triggers": [
-                    {
-                        "trigger": "state",
-                        "entity_id": EVENT,
-                        "not_from": "unavailable",
-                        "not_to": "unavailable",
-                    }
-                ],
-                "conditions": [
-                    {
-                        "condition": "state",
-                        "entity_id": EVENT,
-                        "attribute": "event_type",
-                        "state": "failure",
-                    }
-                ],
-                "actions": [
-                    {
-                        "action": "notify.notify",
-                        "data": {
-                            "message": "{{ trigger.to_state.attributes.automation_id }}"
-                            " failed: {{ trigger.to_state.attributes.message"
-                            " | default('no message') }}"
-                        },
-                    }
-                ],
-            }
-        },
-    )
+    automation = readme_example("failed-response")
+    assert await async_setup_component(hass, "automation", {"automation": automation})
     _fire(hass, {"automation_id": "porch", "status": "success"})
     await _settle(hass)
     assert calls == []

@@ -395,7 +395,7 @@ async def test_readme_ask_and_wait(
     lights: int,
     message: str | None,
 ) -> None:
-    """The README's automation asks, waits for the answer and acts on it."""
+    """The documented automation asks, waits for the answer and acts on it."""
     light_calls = async_mock_service(hass, "light", "turn_on")
     notify_calls = async_mock_service(hass, "notify", "notify")
 
