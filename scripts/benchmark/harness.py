@@ -20,6 +20,7 @@ from typing import Any
 from homeassistant import loader
 from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import frame
 import psutil
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -106,6 +107,9 @@ async def async_bench(
             async with async_test_home_assistant(config_dir=workdir) as hass:
                 # HA's test instance hides custom integrations unless asked.
                 hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
+                # As HA's start does: from 2026.11 on, HA reports through it
+                # that a custom integration's setup returns a boolean.
+                frame.async_setup(hass)
                 await _async_connect(hass, broker)
                 bench = Bench(
                     hass=hass,
