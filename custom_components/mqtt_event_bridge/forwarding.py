@@ -194,8 +194,8 @@ class EventForwarder:
         if (outgoing := self._async_build(event_type, event)) is None:
             return
         self.counters.forwarded += 1
-        # At once, like mqtt_eventstream: the bus's call includes the hand-over
-        # to HA's MQTT client, which saves a turn of the loop and its work.
+        # The way every event takes: the outbox, then a sender on the loop's
+        # next turn (a hand-over within the bus's call measured no faster).
         offered = forward_type(event_type) if self._settings.discovery else None
         self._gate.async_submit(offered, outgoing)
 
