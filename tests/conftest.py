@@ -1,6 +1,6 @@
 """Fixtures shared by the unit tests."""
 
-from collections.abc import AsyncGenerator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Generator, Iterator, Mapping
 from datetime import timedelta
 from enum import Enum
 import faulthandler
@@ -10,7 +10,7 @@ from pathlib import Path
 import signal
 import subprocess
 from typing import IO, Any
-from unittest.mock import MagicMock
+from unittest.mock import MagicMock, PropertyMock, patch
 
 from homeassistant.components.mqtt import MQTT_CONNECTION_STATE
 from homeassistant.config_entries import ConfigEntryState
@@ -51,6 +51,30 @@ pytest_plugins = ["pytest_homeassistant_custom_component"]
 # files. (Its own stderr would not do: pytest captures it during a test.)
 STACKS = "MQTT_EVENT_BRIDGE_STACKS"
 _stacks: list[IO[str]] = []
+
+
+def _writable(text: str) -> str:
+    """Text that UTF-8 can carry: a lone surrogate becomes its escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep a failure's report sendable between pytest-xdist's processes.
+
+    Tests feed the bridge text with lone surrogates on purpose; a failure
+    that shows one could not be sent to xdist's controller (its channel
+    speaks UTF-8), which then lost the worker instead of naming the test.
+    """
+    report: pytest.TestReport = yield
+    if report.longrepr is not None:
+        text = str(report.longrepr)
+        if _writable(text) != text:
+            report.longrepr = _writable(text)
+    report.sections = [(name, _writable(content)) for name, content in report.sections]
+    return report
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -177,6 +201,17 @@ def read_pids(script: subprocess.Popen[str], leftovers: list[int]) -> list[int]:
     leftovers.extend(pids)
     assert all(map(alive, pids))
     return pids
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Iterator[None]:
+    """Enable the entities that start disabled, as HA's own tests do."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        return_value=True,
+        new_callable=PropertyMock,
+    ):
+        yield
 
 
 @pytest.fixture

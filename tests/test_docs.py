@@ -48,7 +48,9 @@ def _calls(node: Any) -> Iterator[dict[str, Any]]:
             yield from _calls(item)
 
 
-@pytest.mark.parametrize(("where", "text"), list(_yaml_blocks()))
+@pytest.mark.parametrize(
+    ("where", "text"), [pytest.param(*block, id=block[0]) for block in _yaml_blocks()]
+)
 def test_yaml_examples_call_actions_that_exist(where: str, text: str) -> None:
     """Each YAML example parses; its actions and their fields are in services.yaml."""
     document = parse_yaml(text)

@@ -53,6 +53,7 @@ async def _setup(
 @pytest.mark.parametrize(
     "platform", [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR]
 )
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_entities(
     hass: HomeAssistant,
     only_platform: list[Platform],
@@ -76,6 +77,7 @@ async def test_entities(
     await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_counters_survive_a_restart(
     hass: HomeAssistant,
     only_platform: list[Platform],
@@ -309,3 +311,35 @@ async def test_an_unsound_saved_last_response_stays_unknown(
     )
     await _setup(hass, make_entry(), Platform.SENSOR, only_platform)
     assert _state(hass, "last_response").state == "unknown"
+
+
+async def test_rarely_needed_measurements_start_disabled(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """The three measurements start disabled; every counter, loss included, is on."""
+    entries = er.async_entries_for_config_entry(
+        entity_registry, init_integration.entry_id
+    )
+    disabled = {
+        entry.entity_id
+        for entry in entries
+        if entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    }
+    assert disabled == {
+        "sensor.mqtt_event_bridge_ha_ai_response_round_trip",
+        "sensor.mqtt_event_bridge_ha_ai_outbox_size",
+        "sensor.mqtt_event_bridge_ha_ai_last_publish_latency",
+    }
+    enabled = {entry.entity_id for entry in entries} - disabled
+    for loss in (
+        "rejected_responses",
+        "events_expired",
+        "events_overflowed",
+        "publish_failures",
+        "events_unacknowledged",
+        "forwarded_events_dropped",
+    ):
+        assert f"sensor.mqtt_event_bridge_ha_ai_{loss}" in enabled
+    assert len(enabled) == 13

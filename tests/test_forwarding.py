@@ -145,6 +145,7 @@ async def test_forwarded_events_reach_the_client_in_order(
     ]
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_the_bus_call_writes_no_entity_state(
     hass: HomeAssistant, mqtt_mock: MqttMockHAClient, freezer: FrozenDateTimeFactory
 ) -> None:

@@ -223,6 +223,7 @@ async def test_rejections_do_not_flood_the_log(
     assert _state(hass, REJECTED) == "20"
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_round_trip_of_our_own_event(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:

@@ -148,6 +148,11 @@ SENSORS: tuple[BridgeSensorDescription, ...] = (
         key="response_round_trip",
         translation_key="response_round_trip",
         entity_category=EntityCategory.DIAGNOSTIC,
+        # The three measurements (round trip, outbox size, publish latency)
+        # serve looking into delivery and are rarely needed: off until
+        # enabled. The counters stay on: they show loss, and each is restored
+        # from its entity's saved state.
+        entity_registry_enabled_default=False,
         device_class=SensorDeviceClass.DURATION,
         native_unit_of_measurement=UnitOfTime.MILLISECONDS,
         state_class=SensorStateClass.MEASUREMENT,
@@ -171,6 +176,7 @@ SENSORS: tuple[BridgeSensorDescription, ...] = (
         key="outbox_size",
         translation_key="outbox_size",
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda data: data.publisher.outbox_size,
         follow_fn=_follow_publisher,
@@ -179,6 +185,7 @@ SENSORS: tuple[BridgeSensorDescription, ...] = (
         key="last_publish_latency",
         translation_key="last_publish_latency",
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         device_class=SensorDeviceClass.DURATION,
         native_unit_of_measurement=UnitOfTime.MILLISECONDS,
         state_class=SensorStateClass.MEASUREMENT,

@@ -6,6 +6,7 @@ import json
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import restore_state
 from homeassistant.helpers.json import json_bytes
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from tests.broker.conftest import WAIT, Observer, async_wait_subscribed
@@ -30,6 +31,7 @@ async def _async_bridge(hass: HomeAssistant) -> MockConfigEntry:
     return entry
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_responses_from_the_broker(
     hass: HomeAssistant, mqtt_entry: MockConfigEntry, observer: Observer
 ) -> None:
