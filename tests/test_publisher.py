@@ -11,7 +11,7 @@ from unittest.mock import DEFAULT
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
+from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE, EVENT_LOGGING_CHANGED
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import dt as dt_util
@@ -115,9 +115,17 @@ async def test_a_new_event_never_passes_one_taken_before_it(
 
 
 async def test_waiting_events_hold_only_their_payload(
-    hass: HomeAssistant, mqtt_mock: MqttMockHAClient, init_integration: MockConfigEntry
+    hass: HomeAssistant,
+    mqtt_mock: MqttMockHAClient,
+    init_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """An outbox of 10,000 must not cost the encoder's 1 KiB buffer per event."""
+    # Without the debug logging that pytest -v turns on: HA's bus would write
+    # each event as text into records that pytest keeps (the bus reads its
+    # log level again when told that logging changed).
+    caplog.set_level(logging.INFO)
+    hass.bus.async_fire(EVENT_LOGGING_CHANGED)
     set_connected(hass, mqtt_mock, False)
     await hass.async_block_till_done()
     await _publish(hass, -1)
