@@ -4,18 +4,22 @@ The ratios compare senders measured in the same run; `table` turns the JSON
 of one or more runs into the Markdown tables of docs/performance.md.
 """
 
+from collections.abc import Callable
 import statistics
+from typing import Any
 
+from .names import (
+    ACTION,
+    BEFORE,
+    BRIDGE,
+    PAIR_BRIDGE,
+    RAW,
+    RAW_CONCURRENT,
+    SAME_EXPIRY,
+    STREAM_NAME,
+)
 from .rows import Ask, BeforeRatios, ForwardRatios, Results, Run, SenderRatios, Versus
 
-BRIDGE = "bridge"
-BEFORE = "bridge before"
-ACTION = "mqtt.publish action"
-RAW = "raw async_publish"
-RAW_CONCURRENT = "raw async_publish (concurrent)"
-SAME_EXPIRY = "mqtt.publish action + expiry"
-PAIR_BRIDGE = "bridge (expiry pair)"
-STREAM_NAME = "mqtt_eventstream (qos 0)"
 # The forwarding runs besides the sequential one: key, mode.
 OTHER_FORWARDS = {
     "sparse": "forward sparse",
@@ -256,6 +260,29 @@ def _spread(values: list[float], form: str) -> str:
     return f"{middle} ({format(min(values), form)} to {format(max(values), form)})"
 
 
+# A column of a table: its heading, the figure of one row of a run, its format.
+Column = tuple[str, Callable[[Any], float], str]
+
+
+def _by_broker_and_qos(items: list[Any], columns: list[Column]) -> list[str]:
+    """Give a table with a line per broker setting and QoS, each cell across runs."""
+    if not items:
+        return []
+    lines = [
+        "",
+        "| Broker | QoS | " + " | ".join(heading for heading, _, _ in columns) + " |",
+        "|---|---|" + "---|" * len(columns),
+    ]
+    for broker, qos in sorted({(item.broker, item.qos) for item in items}):
+        group = [item for item in items if (item.broker, item.qos) == (broker, qos)]
+        cells = " | ".join(
+            _spread([figure(item) for item in group], form)
+            for _, figure, form in columns
+        )
+        lines.append(f"| {broker} | {qos} | {cells} |")
+    return lines
+
+
 def table(runs: list[Results]) -> str:
     """Markdown tables of one or more runs: the median, and the range across runs."""
     versions = ", ".join(sorted({results.home_assistant for results in runs}))
@@ -264,64 +291,38 @@ def table(runs: list[Results]) -> str:
         f"Home Assistant {versions}; {len(runs)} run(s) of N = {sizes} events per"
         " sender; each cell the median across runs, with the range when they differ.",
     ]
-    keys = sorted({(r.broker, r.qos) for results in runs for r in results.ratios})
-    if keys:
-        lines += [
-            "",
-            "| Broker | QoS | e2e p50 / action | loop CPU beyond action (µs)"
-            " | e2e p99 (ms) | caller p99 (ms) | many callers / action |",
-            "|---|---|---|---|---|---|---|",
-        ]
-    for broker, qos in keys:
-        rows = [
-            r
-            for results in runs
-            for r in results.ratios
-            if (r.broker, r.qos) == (broker, qos)
-        ]
-        lines.append(
-            f"| {broker} | {qos}"
-            f" | {_spread([r.e2e_p50_vs_action for r in rows], '.2f')}"
-            f" | {_spread([r.loop_cpu_more_than_action_us for r in rows], '+.0f')}"
-            f" | {_spread([r.e2e_p99_ms for r in rows], '.2f')}"
-            f" | {_spread([r.caller_p99_ms for r in rows], '.3f')}"
-            f" | {_spread([r.concurrent_vs_action for r in rows], '.2f')} |"
-        )
-    before = [b for results in runs for b in results.before]
-    if before:
-        lines += [
-            "",
-            "| Broker | QoS | Loop CPU per event, this code (µs)"
-            " | the earlier code (µs) | difference | e2e p50, this code (ms)"
-            " | the earlier code (ms) |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for broker, qos in sorted({(b.broker, b.qos) for b in before}):
-            rows_b = [b for b in before if (b.broker, b.qos) == (broker, qos)]
-            lines.append(
-                f"| {broker} | {qos}"
-                f" | {_spread([b.loop_cpu_us for b in rows_b], '.0f')}"
-                f" | {_spread([b.before_loop_cpu_us for b in rows_b], '.0f')}"
-                f" | {_spread([b.loop_cpu_more_us for b in rows_b], '+.0f')} µs"
-                f" | {_spread([b.e2e_p50_ms for b in rows_b], '.3f')}"
-                f" | {_spread([b.before_e2e_p50_ms for b in rows_b], '.3f')} |"
-            )
-    asks = [a for results in runs for a in results.ask]
-    if asks:
-        lines += [
-            "",
-            "| Broker | QoS | ask and wait p50, bridge (ms) | by hand (ms)"
-            " | the bridge adds (ms) |",
-            "|---|---|---|---|---|",
-        ]
-        for broker, qos in sorted({(a.broker, a.qos) for a in asks}):
-            rows_a = [a for a in asks if (a.broker, a.qos) == (broker, qos)]
-            lines.append(
-                f"| {broker} | {qos}"
-                f" | {_spread([a.bridge_ms.p50 for a in rows_a], '.2f')}"
-                f" | {_spread([a.by_hand_ms.p50 for a in rows_a], '.2f')}"
-                f" | {_spread([a.added_p50_ms for a in rows_a], '+.2f')} |"
-            )
+    lines += _by_broker_and_qos(
+        [r for results in runs for r in results.ratios],
+        [
+            ("e2e p50 / action", lambda r: r.e2e_p50_vs_action, ".2f"),
+            (
+                "loop CPU beyond action (µs)",
+                lambda r: r.loop_cpu_more_than_action_us,
+                "+.0f",
+            ),
+            ("e2e p99 (ms)", lambda r: r.e2e_p99_ms, ".2f"),
+            ("caller p99 (ms)", lambda r: r.caller_p99_ms, ".3f"),
+            ("many callers / action", lambda r: r.concurrent_vs_action, ".2f"),
+        ],
+    )
+    lines += _by_broker_and_qos(
+        [b for results in runs for b in results.before],
+        [
+            ("Loop CPU per event, this code (µs)", lambda b: b.loop_cpu_us, ".0f"),
+            ("the earlier code (µs)", lambda b: b.before_loop_cpu_us, ".0f"),
+            ("difference (µs)", lambda b: b.loop_cpu_more_us, "+.0f"),
+            ("e2e p50, this code (ms)", lambda b: b.e2e_p50_ms, ".3f"),
+            ("the earlier code (ms)", lambda b: b.before_e2e_p50_ms, ".3f"),
+        ],
+    )
+    lines += _by_broker_and_qos(
+        [a for results in runs for a in results.ask],
+        [
+            ("ask and wait p50, bridge (ms)", lambda a: a.bridge_ms.p50, ".2f"),
+            ("by hand (ms)", lambda a: a.by_hand_ms.p50, ".2f"),
+            ("the bridge adds (ms)", lambda a: a.added_p50_ms, "+.2f"),
+        ],
+    )
     memory = [results.memory for results in runs if results.memory is not None]
     outbox = [results.outbox for results in runs if results.outbox is not None]
     if memory and outbox:

@@ -24,6 +24,7 @@ from ..measure import (
     measure,
     measure_interleaved,
 )
+from ..names import STREAM_NAME
 from ..report import print_run
 from ..rows import Results
 
@@ -33,7 +34,6 @@ FORWARD_ENTITY = "sensor.bench_forward_{}"
 STREAM_TYPE = "bench_stream"
 STREAM_ENTITY = "sensor.bench_stream"
 STREAM_TOPIC = f"{PREFIX}/eventstream"
-STREAM_NAME = "mqtt_eventstream (qos 0)"
 # Bursts per sender, taking turns (the median ratio counts).
 ROUNDS = 4
 # The bridges' forwarding limit: high enough that a burst is never limited.

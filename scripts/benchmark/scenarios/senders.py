@@ -22,17 +22,19 @@ from ..measure import (
     measure_concurrent_rounds,
     measure_interleaved,
 )
+from ..names import (
+    ACTION,
+    BEFORE,
+    BRIDGE,
+    PAIR_BRIDGE,
+    RAW,
+    RAW_CONCURRENT,
+    SAME_EXPIRY,
+)
 from ..report import print_run
 from ..rows import Results, Run
 
 ONCE = False
-BRIDGE = "bridge"
-BEFORE = "bridge before"
-ACTION = "mqtt.publish action"
-RAW = "raw async_publish"
-RAW_CONCURRENT = "raw async_publish (concurrent)"
-SAME_EXPIRY = "mqtt.publish action + expiry"
-PAIR_BRIDGE = "bridge (expiry pair)"
 
 
 async def run(bench: Bench, results: Results) -> None:
