@@ -216,8 +216,13 @@ async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) ->
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
-    # The dialog's title names the bridge.
-    assert result["description_placeholders"] == {"prefix": "ha-ai"}
+    # The dialog's title names the bridge; no row is refused yet.
+    assert result["description_placeholders"] == {
+        "prefix": "ha-ai",
+        "event_type": "",
+        "forward_type": "",
+        "forward_entity": "",
+    }
     assert _shown(result) == {
         CONF_QOS: "1",
         CONF_TTL: 30,
@@ -270,6 +275,13 @@ async def test_options_flow(hass: HomeAssistant, mock_setup_entry: AsyncMock) ->
         CONF_FORWARD_EVENT_TYPES: "invalid_forward_types",
         CONF_FORWARD_ENTITIES: "invalid_forward_entities",
         CONF_FORWARD_RATE: "forward_rate_invalid",
+    }
+    # Each list's error names the row that is wrong, the first one given.
+    assert result["description_placeholders"] == {
+        "prefix": "ha-ai",
+        "event_type": "Bad/+",
+        "forward_type": "a/b",
+        "forward_entity": "Sensor.Bad",
     }
 
     # Out of range: each field's own message.

@@ -1,6 +1,6 @@
 """Config, options and reconfigure flows for MQTT Event Bridge."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 import math
 from typing import Any
 from urllib.parse import urlsplit
@@ -306,15 +306,32 @@ def _forward_values(user_input: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _forward_errors(user_input: dict[str, Any]) -> dict[str, str]:
+def _first_refused(items: Iterable[str], accepts: Callable[[str], bool]) -> str | None:
+    """Give the first item `accepts` refuses, for its error to name it."""
+    return next((item for item in items if not accepts(item)), None)
+
+
+def _is_entity_pattern(item: str) -> bool:
+    try:
+        entity_filter([item])
+    except ValueError:
+        return False
+    return True
+
+
+def _forward_errors(
+    user_input: dict[str, Any], refused: dict[str, str]
+) -> dict[str, str]:
+    """Check the forwarding fields; name the first refused row in `refused`."""
     errors: dict[str, str] = {}
     event_types = _items(user_input[CONF_FORWARD_EVENT_TYPES])
-    if not all(map(is_valid_forward_type, event_types)):
+    if (bad := _first_refused(event_types, is_valid_forward_type)) is not None:
         errors[CONF_FORWARD_EVENT_TYPES] = "invalid_forward_types"
-    try:
-        entity_filter(_items(user_input[CONF_FORWARD_ENTITIES]))
-    except ValueError:
+        refused["forward_type"] = bad
+    entities = _items(user_input[CONF_FORWARD_ENTITIES])
+    if (bad := _first_refused(entities, _is_entity_pattern)) is not None:
         errors[CONF_FORWARD_ENTITIES] = "invalid_forward_entities"
+        refused["forward_entity"] = bad
     if not _whole_in(user_input[CONF_FORWARD_RATE], MIN_FORWARD_RATE, MAX_FORWARD_RATE):
         errors[CONF_FORWARD_RATE] = "forward_rate_invalid"
     return errors
@@ -346,6 +363,8 @@ class MqttEventBridgeOptionsFlow(OptionsFlow):
     ) -> ConfigFlowResult:
         """Ask for delivery, discovery and thumbnail settings."""
         errors: dict[str, str] = {}
+        # The rows an error names; each placeholder is given, empty when unused.
+        refused = {"event_type": "", "forward_type": "", "forward_entity": ""}
         if user_input is not None:
             errors = _delivery_errors(user_input)
             outbox_size = user_input[CONF_OUTBOX_SIZE]
@@ -353,8 +372,9 @@ class MqttEventBridgeOptionsFlow(OptionsFlow):
                 errors[CONF_OUTBOX_SIZE] = "outbox_invalid"
             # In the order given, each once.
             event_types = _items(user_input[CONF_EVENT_TYPES])
-            if not all(map(is_valid_name, event_types)):
+            if (bad := _first_refused(event_types, is_valid_name)) is not None:
                 errors[CONF_EVENT_TYPES] = "invalid_event_types"
+                refused["event_type"] = bad
             lifetime = user_input[CONF_THUMBNAIL_LIFETIME]
             if not _whole_in(lifetime, MIN_THUMBNAIL_LIFETIME, MAX_THUMBNAIL_LIFETIME):
                 errors[CONF_THUMBNAIL_LIFETIME] = "lifetime_invalid"
@@ -365,7 +385,7 @@ class MqttEventBridgeOptionsFlow(OptionsFlow):
                     base_url = _base_url(user_input[CONF_BASE_URL])
                 except ValueError as err:
                     errors[CONF_BASE_URL] = str(err)
-            errors |= _forward_errors(user_input)
+            errors |= _forward_errors(user_input, refused)
             if not errors:
                 options: dict[str, Any] = {
                     **_delivery_values(user_input),
@@ -432,5 +452,5 @@ class MqttEventBridgeOptionsFlow(OptionsFlow):
             data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
             # The dialog names its bridge: several may be set up.
-            description_placeholders={"prefix": settings.topic_prefix},
+            description_placeholders={"prefix": settings.topic_prefix} | refused,
         )
