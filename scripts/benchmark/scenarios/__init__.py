@@ -6,14 +6,10 @@ prints them as it goes. Forwarding comes last: mqtt_eventstream, its
 baseline, cannot be unloaded once set up.
 """
 
-from collections.abc import Awaitable, Callable
 from types import ModuleType
 
-from ..harness import Bench
-from ..rows import Results
 from . import ask, forwarding, memory, outbox, senders
 
-Scenario = Callable[[Bench, Results], Awaitable[None]]
 SCENARIOS: dict[str, ModuleType] = {
     "senders": senders,
     "ask": ask,
